@@ -1,0 +1,51 @@
+# mssql-role-check — build, test, demo. `make` builds both binaries; `make test` runs every test.
+include build/toolchain.env
+
+NODE_X64 := .cache/node/node-v$(NODE_VERSION)-linux-x64/bin/node
+NODE_ARM64 := .cache/node/node-v$(NODE_VERSION)-linux-arm64/bin/node
+NODE := $(NODE_X64)
+SRC := $(shell find src -name '*.ts') package.json tsconfig.json
+BINS := dist/mssql-role-check-linux-x64 dist/mssql-role-check-linux-arm64
+# node expands the quoted glob itself; a subset: make test TESTS='test/build.test.ts'
+TESTS ?= 'test/**/*.test.ts'
+
+.PHONY: all build test demo deps clean distclean toolchain
+.DELETE_ON_ERROR:
+
+all build: dist/SHA256SUMS
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+toolchain: $(NODE_X64).ok $(NODE_ARM64).ok
+$(NODE_X64).ok: build/toolchain.env build/fetch-node.sh
+	build/fetch-node.sh x64
+$(NODE_ARM64).ok: build/toolchain.env build/fetch-node.sh
+	build/fetch-node.sh arm64
+
+dist/typecheck.ok: $(SRC) $(shell find test build -name '*.ts' -o -name '*.mjs') node_modules/.package-lock.json $(NODE_X64).ok
+	$(NODE) node_modules/typescript/bin/tsc -p tsconfig.json
+	@mkdir -p dist && touch $@
+
+dist/mssql-role-check.cjs: $(SRC) build/bundle.mjs node_modules/.package-lock.json $(NODE_X64).ok dist/typecheck.ok
+	$(NODE) build/bundle.mjs $@
+
+$(BINS) &: dist/mssql-role-check.cjs build/pack.sh $(NODE_X64).ok $(NODE_ARM64).ok
+	build/pack.sh dist/mssql-role-check.cjs dist/mssql-role-check
+
+dist/SHA256SUMS: $(BINS)
+	cd dist && sha256sum $(notdir $(BINS)) > SHA256SUMS
+
+test: all
+	$(NODE) --test --test-concurrency=2 $(TESTS)
+
+deps:
+	build/install-deps.sh
+
+clean:
+	rm -rf dist
+
+# also the fetched Node.js binaries and npm packages
+distclean: clean
+	rm -rf .cache node_modules
