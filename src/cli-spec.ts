@@ -1,0 +1,83 @@
+// The user-facing surface as data: --help, the man page and the option parser all read it,
+// so the three cannot drift apart.
+
+export interface OptionSpec {
+  name: string; // long name, also the config-file key
+  short?: string;
+  arg?: string; // placeholder for the value; absent for a flag
+  repeatable?: boolean;
+  default?: string;
+  cliOnly?: boolean; // not accepted in a config file
+  configOnly?: boolean; // accepted only in a config file (never on a command line)
+  group: 'connection' | 'check' | 'output' | 'general';
+  help: string;
+}
+
+export const OPTIONS: OptionSpec[] = [
+  { name: 'host', short: 'H', arg: 'HOST', group: 'connection',
+    help: 'SQL Server host name or IPv4/IPv6 address (default: $HAPROXY_SERVER_ADDR, set by HAProxy)' },
+  { name: 'port', short: 'p', arg: 'PORT', default: '1433', group: 'connection',
+    help: 'TCP port (default: $HAPROXY_SERVER_PORT, else 1433)' },
+  { name: 'instance', short: 'I', arg: 'NAME', group: 'connection',
+    help: 'named instance, resolved through SQL Server Browser (UDP 1434); excludes --port' },
+  { name: 'user', short: 'U', arg: 'LOGIN', group: 'connection',
+    help: 'SQL login, or Windows user with --domain' },
+  { name: 'password-file', arg: 'FILE', group: 'connection',
+    help: 'read the password from the first line of FILE (mode 0600 or stricter)' },
+  { name: 'password', arg: 'PASSWORD', configOnly: true, group: 'connection',
+    help: 'the password (config file only; never on the command line)' },
+  { name: 'domain', arg: 'DOMAIN', group: 'connection',
+    help: 'log in with Windows authentication (NTLM) in DOMAIN' },
+  { name: 'encrypt', arg: 'off|on|strict', default: 'off', group: 'connection',
+    help: 'TLS: off (login only, if the server offers it), on (whole session), strict (TDS 8.0, TLS first)' },
+  { name: 'trust-server-certificate', group: 'connection',
+    help: 'accept any server certificate (with --encrypt on|strict)' },
+  { name: 'ca-file', arg: 'FILE', group: 'connection',
+    help: 'PEM file of certificate authorities that sign the server certificate' },
+  { name: 'application-name', arg: 'NAME', default: 'mssql-role-check', group: 'connection',
+    help: 'program name shown to DBAs in sys.dm_exec_sessions' },
+  { name: 'timeout', short: 't', arg: 'SECONDS', default: '3', group: 'connection',
+    help: 'hard deadline for the whole run: DNS, TCP, TLS, login and query (fractions allowed)' },
+
+  { name: 'database', short: 'd', arg: 'NAME', repeatable: true, group: 'check',
+    help: 'database to check; repeat for several, every one must pass' },
+  { name: 'role', short: 'r', arg: 'ROLE', default: 'primary', group: 'check',
+    help: 'primary (alias principal), secondary, mirror or online' },
+  { name: 'mirroring-state', arg: 'STATE', repeatable: true, group: 'check',
+    help: 'allowed mirroring states, e.g. SYNCHRONIZED; repeat or comma-separate (default: any but PENDING_FAILOVER for primary)' },
+  { name: 'max-lag', arg: 'SECONDS', group: 'check',
+    help: 'with --role secondary: the most the secondary may lag behind the primary' },
+  { name: 'require-ha', group: 'check',
+    help: 'fail a database that is neither mirrored nor in an availability group' },
+  { name: 'maintenance-file', arg: 'PATH', group: 'check',
+    help: 'while PATH exists the check fails with reason "maintenance" (drain)' },
+  { name: 'weight', short: 'w', arg: 'N', group: 'check',
+    help: "on a pass exit N+2 (0..253) for keepalived's misc_dynamic; a failure still exits 1" },
+
+  { name: 'verbose', short: 'v', group: 'output',
+    help: 'print one line per database with the facts and the verdict to stderr' },
+  { name: 'json', group: 'output',
+    help: 'print one JSON object (verdict, facts, timings, reason) to stdout' },
+  { name: 'log-file', arg: 'PATH', group: 'output',
+    help: 'append one line per run to PATH' },
+
+  { name: 'config', short: 'c', arg: 'FILE', cliOnly: true, group: 'general',
+    help: 'read "name = value" settings (long option names, # comments) from FILE (mode 0600 or stricter)' },
+  { name: 'help', short: 'h', cliOnly: true, group: 'general', help: 'show this help and exit' },
+  { name: 'version', short: 'V', cliOnly: true, group: 'general',
+    help: 'show the version and the embedded Node.js version and exit' },
+];
+
+export const EXIT_CODES = [
+  { code: '0', meaning: 'the server should get traffic for every database named' },
+  { code: '1', meaning: 'anything else: wrong role, database missing or not ONLINE, login refused, network error, timeout, maintenance, bad option or config, internal error' },
+  { code: 'N+2', meaning: 'a pass with --weight N (keepalived misc_dynamic sets the real-server weight to N)' },
+];
+
+export const ENVIRONMENT = [
+  { name: 'MSSQL_PASSWORD', meaning: 'the password, when neither --password-file nor the config file gives one' },
+  { name: 'MSSQL_USER', meaning: 'the login, when neither --user nor the config file gives one' },
+  { name: 'MSSQL_ROLE_CHECK_CONFIG', meaning: 'config file to read when --config is not given (for HAProxy, whose external-check command takes no options)' },
+  { name: 'HAPROXY_SERVER_ADDR', meaning: 'the host, when neither --host nor the config file gives one (set by HAProxy external-check)' },
+  { name: 'HAPROXY_SERVER_PORT', meaning: 'the port, when neither --port nor the config file gives one (set by HAProxy external-check)' },
+];
