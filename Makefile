@@ -12,7 +12,7 @@ TESTS ?= 'test/**/*.test.ts'
 .PHONY: all build test demo deps clean distclean toolchain
 .DELETE_ON_ERROR:
 
-all build: dist/SHA256SUMS
+all build: dist/SHA256SUMS dist/typecheck.ok
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -28,7 +28,7 @@ dist/typecheck.ok: $(SRC) $(shell find test build -name '*.ts' -o -name '*.mjs')
 	$(NODE) node_modules/typescript/bin/tsc -p tsconfig.json
 	@mkdir -p dist && touch $@
 
-dist/mssql-role-check.cjs: $(SRC) build/bundle.mjs node_modules/.package-lock.json $(NODE_X64).ok dist/typecheck.ok
+dist/mssql-role-check.cjs: $(SRC) build/bundle.mjs node_modules/.package-lock.json $(NODE_X64).ok
 	$(NODE) build/bundle.mjs $@
 
 $(BINS) &: dist/mssql-role-check.cjs build/pack.sh $(NODE_X64).ok $(NODE_ARM64).ok
