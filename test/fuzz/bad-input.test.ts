@@ -1,0 +1,167 @@
+// Bad-input table: generated hostile values on the command line and in the config file. Every
+// case must end in exit 1 with exactly one line on stderr (no stack trace, no password, nothing on
+// stdout), quickly. The server address is a closed loopback port, so a value the check accepts
+// still ends in a clean connection failure, printed as one line because -v is on.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync, chmodSync, mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { BIN_X64 } from '../helpers/paths.ts';
+import { run, tempDir, freePort, writePrivate } from '../peers/harness.ts';
+import { HOSTILE_VALUES, HOSTILE_CONFIG_LINES, VALUE_OPTIONS, rawArgvScript } from './hostile.ts';
+import { inPool, crashSigns } from './pool.ts';
+
+const PASSWORD = 'Hostile-Table-Pw-7319';
+const LIMIT_MS = 15_000; // far above the 3 s default deadline: a case that needs it has hung
+let tmp: ReturnType<typeof tempDir>;
+let closedPort: number;
+
+before(async () => {
+  tmp = tempDir('mrc-bad-input');
+  closedPort = await freePort();
+});
+after(() => tmp?.remove());
+
+interface Case {
+  label: string;
+  args: Buffer[];
+  env?: Record<string, string>;
+}
+
+interface Outcome {
+  label: string;
+  problems: string[];
+}
+
+async function runCase(c: Case, i: number): Promise<Outcome> {
+  // each case in its own directory: --log-file and friends may create files named by the value
+  const cwd = mkdtempSync(join(tmp.dir, 'case-'));
+  const script = rawArgvScript(cwd, `case${i}`, BIN_X64, c.args);
+  const r = await run('/bin/sh', [script], {
+    cwd, limitMs: LIMIT_MS,
+    env: { PATH: '/usr/bin:/bin', MSSQL_PASSWORD: PASSWORD, ...c.env },
+  });
+  const problems: string[] = [];
+  const lines = r.stderr.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  if (r.killed) problems.push(`still running after ${LIMIT_MS} ms`);
+  if (r.status !== 1) problems.push(`exit ${r.status ?? r.signal} (expected 1)`);
+  if (lines.length !== 1) problems.push(`${lines.length} lines on stderr (expected 1): ${JSON.stringify(r.stderr.slice(0, 300))}`);
+  if (r.stdout !== '') problems.push(`stdout not empty: ${JSON.stringify(r.stdout.slice(0, 200))}`);
+  const crash = crashSigns(r.stderr);
+  if (crash) problems.push(`crash signs on stderr: ${crash}`);
+  if (r.stderr.includes(PASSWORD) || r.stdout.includes(PASSWORD)) problems.push('the password appears in the output');
+  return { label: c.label, problems };
+}
+
+function report(outcomes: Outcome[]): void {
+  const bad = outcomes.filter((o) => o.problems.length > 0);
+  console.log(`# bad-input: ${outcomes.length} cases, ${bad.length} failing`);
+  assert.deepEqual(bad.map((o) => `${o.label}: ${o.problems.join('; ')}`), [], 'every hostile input must give exit 1 and one line');
+}
+
+const s = (x: string) => Buffer.from(x, 'utf8');
+const base = (): Buffer[] => ['--host', '127.0.0.1', '--port', String(closedPort), '--database', 'appdb', '--user', 'monitor', '--timeout', '2', '-v'].map(s);
+
+/** Replace (or add) one option's value in the base command line. */
+function withValue(option: string, value: Buffer): Buffer[] {
+  const args = base();
+  const at = args.findIndex((a) => a.toString() === `--${option}`);
+  if (at >= 0) args[at + 1] = value;
+  else args.unshift(s(`--${option}`), value);
+  return args;
+}
+
+test('hostile values for every option on the command line → exit 1, one line', async () => {
+  const cases: Case[] = [];
+  for (const opt of VALUE_OPTIONS) {
+    for (const h of HOSTILE_VALUES) {
+      cases.push({ label: `--${opt} <${h.label}>`, args: withValue(opt, h.bytes) });
+      // the --name=VALUE spelling goes through a different path in the parser
+      if (h.label === 'newline' || h.label === 'empty' || h.label === 'invalid UTF-8') {
+        const args = base().filter((_, i, all) => all[i].toString() !== `--${opt}` && all[i - 1]?.toString() !== `--${opt}`);
+        cases.push({ label: `--${opt}=<${h.label}>`, args: [Buffer.concat([s(`--${opt}=`), h.bytes]), ...args] });
+      }
+    }
+  }
+  report(await inPool(cases, 4, runCase));
+});
+
+test('duplicate, conflicting and malformed options → exit 1, one line', async () => {
+  const b = base().map((x) => x.toString());
+  const table: { label: string; args: string[]; env?: Record<string, string> }[] = [
+    { label: 'port twice', args: [...b, '--port', '1434'] },
+    { label: 'host twice', args: [...b, '--host', '127.0.0.2'] },
+    { label: 'role twice', args: [...b, '--role', 'mirror', '--role', 'primary'] },
+    { label: 'timeout twice', args: [...b, '-t', '1'] },
+    { label: 'weight twice', args: [...b, '--weight', '1', '-w', '2'] },
+    { label: 'config twice', args: [...b, '--config', '/nonexistent/a', '--config', '/nonexistent/b'] },
+    { label: 'port with instance', args: [...b, '--instance', 'SQL1'] },
+    { label: 'trust-server-certificate without TLS', args: [...b, '--trust-server-certificate'] },
+    { label: 'trust-server-certificate with strict', args: [...b, '--encrypt', 'strict', '--trust-server-certificate'] },
+    { label: 'ca-file with trust-server-certificate', args: [...b, '--encrypt', 'on', '--trust-server-certificate', '--ca-file', '/etc/hostname'] },
+    { label: 'ca-file that is not PEM', args: [...b, '--encrypt', 'on', '--ca-file', '/etc/hostname'] },
+    { label: 'max-lag with role primary', args: [...b, '--max-lag', '5'] },
+    { label: 'mirroring-state with role online', args: [...b, '--role', 'online', '--mirroring-state', 'SYNCHRONIZED'] },
+    { label: 'PENDING_FAILOVER for primary', args: [...b, '--mirroring-state', 'PENDING_FAILOVER'] },
+    { label: 'weight 254', args: [...b, '--weight', '254'] },
+    { label: 'password on the command line', args: [...b, '--password', 'x'] },
+    { label: 'password= on the command line', args: [...b, '--password=x'] },
+    { label: 'unknown long option', args: [...b, '--frobnicate'] },
+    { label: 'unknown short option', args: [...b, '-Z'] },
+    { label: 'bundled unknown short options', args: [...b, '-vZq'] },
+    { label: 'negated flag', args: [...b, '--no-json'] },
+    { label: 'flag with a value', args: [...b, '--json=yes'] },
+    { label: 'option without its value at the end', args: [...b, '--role'] },
+    { label: 'positional argument without HAProxy', args: [...b, 'extra'] },
+    { label: 'five positional arguments with HAProxy', args: [...b, '1', '2', '3', '4', '5'],
+      env: { HAPROXY_SERVER_ADDR: '127.0.0.1', HAPROXY_SERVER_PORT: String(closedPort) } },
+    { label: 'no host at all', args: ['--database', 'appdb', '--user', 'monitor'] },
+    { label: 'no database', args: ['--host', '127.0.0.1', '--user', 'monitor'] },
+    { label: 'no user', args: ['--host', '127.0.0.1', '--database', 'appdb'] },
+    { label: 'HAProxy address that is garbage', args: ['--database', 'appdb', '--user', 'monitor', '-v'],
+      env: { HAPROXY_SERVER_ADDR: '\x1b[31m;rm -rf /', HAPROXY_SERVER_PORT: '99999' } },
+    { label: 'HAProxy port that is garbage', args: ['--database', 'appdb', '--user', 'monitor', '-v'],
+      env: { HAPROXY_SERVER_ADDR: '127.0.0.1', HAPROXY_SERVER_PORT: 'NOT_USED' } },
+    { label: 'MSSQL_ROLE_CHECK_CONFIG missing file', args: base().map((x) => x.toString()),
+      env: { MSSQL_ROLE_CHECK_CONFIG: '/nonexistent/role-check.conf' } },
+  ];
+  const cases: Case[] = table.map((c) => ({ ...c, args: c.args.map(s) }));
+  report(await inPool(cases, 4, runCase));
+});
+
+test('hostile config files (NUL, invalid UTF-8, control characters, duplicates, conflicts, odd file types) → exit 1, one line', async () => {
+  const dir = join(tmp.dir, 'configs');
+  mkdirSync(dir);
+  const baseConfig = `host = 127.0.0.1\nport = ${closedPort}\ndatabase = appdb\nuser = monitor\npassword = ${PASSWORD}\n`;
+  const cases: Case[] = HOSTILE_CONFIG_LINES.map((h, i) => {
+    const file = join(dir, `c${i}.conf`);
+    writePrivate(file, Buffer.concat([s(baseConfig), h.bytes, s('\n')]));
+    return { label: `config line <${h.label}>`, args: [s('--config'), s(file), s('-v')] };
+  });
+
+  const special: [string, () => string][] = [
+    ['readable by others (0644)', () => { const f = join(dir, 'open.conf'); writeFileSync(f, baseConfig); chmodSync(f, 0o644); return f; }],
+    ['a directory', () => { const d = join(dir, 'adir'); mkdirSync(d, { mode: 0o700 }); return d; }],
+    ['a FIFO nobody writes to', () => { const f = join(dir, 'fifo.conf'); execFileSync('mkfifo', ['-m', '600', f]); return f; }],
+    ['a character device', () => '/dev/zero'],
+    ['empty file', () => { const f = join(dir, 'empty.conf'); writePrivate(f, ''); return f; }],
+    ['only the BOM and CRLF lines', () => { const f = join(dir, 'bom.conf'); writePrivate(f, '\uFEFFrole = lead\r\n'); return f; }],
+  ];
+  for (const [label, make] of special) cases.push({ label: `config file ${label}`, args: [s('--config'), s(make()), s('-v')] });
+
+  const pwFifo = join(dir, 'pw.fifo');
+  execFileSync('mkfifo', ['-m', '600', pwFifo]);
+  const pwOpen = join(dir, 'pw-open');
+  writeFileSync(pwOpen, PASSWORD + '\n');
+  chmodSync(pwOpen, 0o644);
+  const pwNul = join(dir, 'pw-nul');
+  writePrivate(pwNul, Buffer.concat([s('pa'), Buffer.from([0]), s('ss\n')]));
+  const pwEmpty = join(dir, 'pw-empty');
+  writePrivate(pwEmpty, '\n');
+  for (const [label, f] of [['FIFO', pwFifo], ['readable by others', pwOpen], ['with a NUL', pwNul], ['empty first line', pwEmpty], ['a directory', dir]]) {
+    cases.push({ label: `password file ${label}`, args: [...base(), s('--password-file'), s(f)] });
+  }
+  report(await inPool(cases, 4, runCase));
+});
