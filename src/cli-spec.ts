@@ -7,6 +7,7 @@ export interface OptionSpec {
   arg?: string; // placeholder for the value; absent for a flag
   repeatable?: boolean;
   default?: string;
+  choices?: string[]; // the accepted values, when they are a fixed set (case-insensitive)
   cliOnly?: boolean; // not accepted in a config file
   configOnly?: boolean; // accepted only in a config file (never on a command line)
   group: 'connection' | 'check' | 'output' | 'general';
@@ -28,12 +29,12 @@ export const OPTIONS: OptionSpec[] = [
     help: 'the password (config file only; never on the command line)' },
   { name: 'domain', arg: 'DOMAIN', group: 'connection',
     help: 'log in with Windows authentication (NTLM) in DOMAIN' },
-  { name: 'encrypt', arg: 'off|on|strict', default: 'off', group: 'connection',
-    help: 'TLS: off (login only, if the server offers it), on (whole session), strict (TDS 8.0, TLS first)' },
+  { name: 'encrypt', arg: 'off|on|strict', default: 'off', choices: ['off', 'on', 'strict'], group: 'connection',
+    help: 'TLS: off (none; fails if the server forces encryption), on (TLS negotiated in PRELOGIN, whole session), strict (TDS 8.0, TLS first, certificate always verified)' },
   { name: 'trust-server-certificate', group: 'connection',
-    help: 'accept any server certificate (with --encrypt on|strict)' },
+    help: 'with --encrypt on: accept any server certificate (not allowed with strict, which always verifies)' },
   { name: 'ca-file', arg: 'FILE', group: 'connection',
-    help: 'PEM file of certificate authorities that sign the server certificate' },
+    help: 'with --encrypt on|strict: PEM file of the certificate authorities that sign the server certificate' },
   { name: 'application-name', arg: 'NAME', default: 'mssql-role-check', group: 'connection',
     help: 'program name shown to DBAs in sys.dm_exec_sessions' },
   { name: 'timeout', short: 't', arg: 'SECONDS', default: '3', group: 'connection',
@@ -41,12 +42,14 @@ export const OPTIONS: OptionSpec[] = [
 
   { name: 'database', short: 'd', arg: 'NAME', repeatable: true, group: 'check',
     help: 'database to check; repeat for several, every one must pass' },
-  { name: 'role', short: 'r', arg: 'ROLE', default: 'primary', group: 'check',
+  { name: 'role', short: 'r', arg: 'ROLE', default: 'primary',
+    choices: ['primary', 'principal', 'secondary', 'mirror', 'online'], group: 'check',
     help: 'primary (alias principal), secondary, mirror or online' },
-  { name: 'mirroring-state', arg: 'STATE', repeatable: true, group: 'check',
-    help: 'allowed mirroring states, e.g. SYNCHRONIZED; repeat or comma-separate (default: any but PENDING_FAILOVER for primary)' },
+  { name: 'mirroring-state', arg: 'STATE', repeatable: true,
+    choices: ['SUSPENDED', 'DISCONNECTED', 'SYNCHRONIZING', 'PENDING_FAILOVER', 'SYNCHRONIZED', 'UNSYNCHRONIZED'], group: 'check',
+    help: 'with --role primary or mirror: allowed mirroring states, e.g. SYNCHRONIZED; repeat or comma-separate (default: any, but never PENDING_FAILOVER for primary)' },
   { name: 'max-lag', arg: 'SECONDS', group: 'check',
-    help: 'with --role secondary: the most the secondary may lag behind the primary' },
+    help: 'with --role secondary: the most seconds the secondary may lag behind the primary (secondary_lag_seconds)' },
   { name: 'require-ha', group: 'check',
     help: 'fail a database that is neither mirrored nor in an availability group' },
   { name: 'maintenance-file', arg: 'PATH', group: 'check',
@@ -80,4 +83,23 @@ export const ENVIRONMENT = [
   { name: 'MSSQL_ROLE_CHECK_CONFIG', meaning: 'config file to read when --config is not given (for HAProxy, whose external-check command takes no options)' },
   { name: 'HAPROXY_SERVER_ADDR', meaning: 'the host, when neither --host nor the config file gives one (set by HAProxy external-check)' },
   { name: 'HAPROXY_SERVER_PORT', meaning: 'the port, when neither --port nor the config file gives one (set by HAProxy external-check)' },
+];
+
+export const GROUPS = [
+  { name: 'connection', title: 'Connection' },
+  { name: 'check', title: 'Check' },
+  { name: 'output', title: 'Output' },
+  { name: 'general', title: 'General' },
+] as const;
+
+/** Worked examples, for --help and the man page. */
+export const EXAMPLES = [
+  { title: 'By hand, to see why a server is in or out',
+    text: 'MSSQL_PASSWORD=... mssql-role-check --host 10.0.0.11 --user monitor --database Sales -v' },
+  { title: 'keepalived real server (the config file holds user, password, database and role)',
+    text: 'MISC_CHECK {\n  misc_path "/usr/bin/mssql-role-check --config /etc/mssql-role-check/app.conf --host 10.0.0.11"\n  misc_timeout 5\n}' },
+  { title: 'keepalived VRRP: hold the virtual address on the node next to the writable server',
+    text: 'vrrp_script chk_mssql {\n  script "/usr/bin/mssql-role-check --config /etc/mssql-role-check/app.conf --host 127.0.0.1"\n  interval 2\n  timeout 5\n  fall 2\n  rise 2\n}' },
+  { title: 'HAProxy: host and port come from HAPROXY_SERVER_ADDR/PORT; preserve-env passes the config file name',
+    text: 'global\n  insecure-fork-wanted\n  external-check preserve-env\n  setenv MSSQL_ROLE_CHECK_CONFIG /etc/mssql-role-check/app.conf\nbackend mssql\n  mode tcp\n  option external-check\n  external-check command /usr/bin/mssql-role-check\n  server sql1 10.0.0.11:1433 check inter 3s\n  server sql2 10.0.0.12:1433 check inter 3s' },
 ];

@@ -1,29 +1,110 @@
-import minimist from 'minimist';
-import pkg from '../package.json' with { type: 'json' };
+// The process: options → settings → check → output → exit code, under one hard deadline.
+// Exit codes are only 0 (pass), 1 (anything else) and N+2 (a pass with --weight N).
+import { writeSync, appendFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { collect } from './options.ts';
+import { toSettings } from './settings.ts';
+import type { Settings } from './settings.ts';
+import { usage, versionLine } from './help.ts';
+import { UsageError } from './errors.ts';
+import { PhaseClock } from './phases.ts';
+import { runCheck } from './run.ts';
+import { scrub, verboseLines, jsonReport, logLine } from './output.ts';
+import type { Outcome } from './output.ts';
 
-export const USAGE = `Usage: mssql-role-check [OPTION]...
-Exit 0 when this SQL Server should receive traffic, 1 otherwise.
+const phases = new PhaseClock();
+let settings: Settings | undefined;
+let done = false;
 
-  -h, --help       show this help and exit
-  -V, --version    show the version and the embedded Node.js version and exit
-`;
-
-export function versionLine(): string {
-  return `mssql-role-check ${pkg.version} (node ${process.versions.node})`;
+function write(fd: 1 | 2, text: string): void {
+  try {
+    writeSync(fd, text);
+  } catch {
+    // stdout/stderr closed (keepalived): nothing to tell, the exit code still speaks
+  }
 }
 
-function main(argv: string[]): number {
-  const args = minimist(argv, { boolean: ['help', 'version'], alias: { h: 'help', V: 'version' } });
-  if (args.version) {
-    process.stdout.write(versionLine() + '\n');
-    return 0;
-  }
-  if (args.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  process.stderr.write('mssql-role-check: the check is not built yet; see --help\n');
-  return 1;
+/** The only way out: never a code other than 0, 1 or 2..255 for a pass. */
+function exit(code: number, pass: boolean): never {
+  const safe = pass && Number.isInteger(code) && (code === 0 || (code >= 2 && code <= 255)) ? code : 1;
+  process.exit(safe);
 }
 
-process.exitCode = main(process.argv.slice(2));
+function oneLine(text: string): string {
+  const pw = settings?.password ?? process.env.MSSQL_PASSWORD;
+  return scrub(text, pw).replace(/[\r\n]+/g, ' ');
+}
+
+function finish(o: Outcome): never {
+  if (done) exit(1, false);
+  done = true;
+  const s = settings!;
+  if (s.verbose) for (const line of verboseLines(o, s)) write(2, oneLine(line) + '\n');
+  if (s.json) write(1, scrub(jsonReport(o, s), s.password) + '\n');
+  if (s.logFile !== undefined) {
+    try {
+      appendFileSync(s.logFile, oneLine(logLine(o, s, new Date())) + '\n', { mode: 0o640 });
+    } catch (err) {
+      write(2, oneLine(`mssql-role-check: cannot append to --log-file ${s.logFile}: ${(err as NodeJS.ErrnoException).code ?? err}`) + '\n');
+    }
+  }
+  exit(o.exitCode, o.pass);
+}
+
+/** A failure that ends the run where it stands (deadline, signal, internal error). */
+function abort(reason: string, errorCode: string): never {
+  if (!settings || done) {
+    write(2, oneLine(`mssql-role-check: ${reason}`) + '\n');
+    exit(1, false);
+  }
+  const o: Outcome = {
+    pass: false, exitCode: 1, reason, errorCode, phase: phases.current,
+    databases: settings.databases.map((name) => ({ name, pass: false, reason })),
+    timings: phases.timings(),
+  };
+  // An internal error is a bug: say so even without -v.
+  if (errorCode === 'INTERNAL' && !settings.verbose) write(2, oneLine(`mssql-role-check: ${reason}`) + '\n');
+  finish(o);
+}
+
+function firstLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n', 1)[0];
+}
+
+process.on('uncaughtException', (err) => abort(`internal error during ${phases.current}: ${firstLine(err)}`, 'INTERNAL'));
+process.on('unhandledRejection', (err) => abort(`internal error during ${phases.current}: ${firstLine(err)}`, 'INTERNAL'));
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
+  process.on(sig, () => abort(`stopped by ${sig} during ${phases.current}`, 'SIGNAL'));
+}
+// Node's own warnings (e.g. TLS server name set to an IP address) would break the one-line promise.
+process.removeAllListeners('warning');
+process.noDeprecation = true;
+
+async function main(argv: string[]): Promise<never> {
+  try {
+    const c = collect(argv, process.env);
+    if (c.help) {
+      write(1, usage());
+      exit(0, true);
+    }
+    if (c.version) {
+      write(1, versionLine() + '\n');
+      exit(0, true);
+    }
+    settings = toSettings(c.values);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      write(2, oneLine(`mssql-role-check: ${err.message}`) + '\n');
+      exit(1, false);
+    }
+    throw err;
+  }
+  const s = settings;
+  const remainingMs = () => s.timeoutMs - performance.now();
+  const secs = s.timeoutMs / 1000;
+  setTimeout(() => abort(`timeout after ${secs}s during ${phases.current}`, 'TIMEOUT'), Math.max(0, remainingMs()));
+  finish(await runCheck(s, phases, remainingMs));
+}
+
+main(process.argv.slice(2)).catch((err) => abort(`internal error during ${phases.current}: ${firstLine(err)}`, 'INTERNAL'));

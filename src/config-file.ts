@@ -1,0 +1,98 @@
+// The config file ("name = value" per line, long option names, # comments) and the private
+// files that may hold a password: both are refused when group or others can read them.
+import { openSync, fstatSync, readSync, closeSync } from 'node:fs';
+import { OPTIONS } from './cli-spec.ts';
+import { UsageError } from './errors.ts';
+
+export interface ConfigEntry {
+  name: string;
+  value: string;
+  line: number;
+}
+
+const MAX_FILE_BYTES = 64 * 1024;
+
+function errnoText(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT': return 'does not exist';
+    case 'EACCES': return 'cannot be read (permission denied)';
+    case 'EISDIR': return 'is a directory';
+    default: return `cannot be read (${code ?? String(err)})`;
+  }
+}
+
+/**
+ * Read a file that may hold a secret. Like ssh and libpq, refuse it when group or others have any
+ * access, so a password never sits in a world-readable file by accident.
+ */
+export function readPrivateFile(path: string, what: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new UsageError(`${what} ${path} ${errnoText(err)}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new UsageError(`${what} ${path} is not a regular file`);
+    if ((st.mode & 0o077) !== 0) {
+      const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+      throw new UsageError(`${what} ${path} is accessible by group or others (mode ${mode}); fix: chmod 600 ${path}`);
+    }
+    if (st.size > MAX_FILE_BYTES) throw new UsageError(`${what} ${path} is larger than ${MAX_FILE_BYTES} bytes`);
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, buf, got, st.size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got).toString('utf8');
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`${what} ${path} ${errnoText(err)}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The password file holds the password on its first line; the line end is not part of it. */
+export function readPasswordFile(path: string): string {
+  const text = readPrivateFile(path, 'password file');
+  const first = text.split('\n', 1)[0].replace(/\r$/, '');
+  if (first === '') throw new UsageError(`password file ${path} is empty (the password is its first line)`);
+  return first;
+}
+
+/** Parse config text; every problem names the file and the line. */
+export function parseConfig(text: string, path: string): ConfigEntry[] {
+  const entries: ConfigEntry[] = [];
+  const seen = new Map<string, number>();
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
+  lines.forEach((raw, i) => {
+    const line = i + 1;
+    const where = `${path} line ${line}`;
+    const t = raw.replace(/\r$/, '').trim();
+    if (t === '' || t.startsWith('#')) return;
+    const eq = t.indexOf('=');
+    if (eq < 0) throw new UsageError(`${where}: expected "name = value"`);
+    const name = t.slice(0, eq).trim();
+    const value = t.slice(eq + 1).trim();
+    if (name === '') throw new UsageError(`${where}: missing name before "="`);
+    const spec = OPTIONS.find((o) => o.name === name);
+    if (!spec) throw new UsageError(`${where}: unknown setting "${name.slice(0, 40)}"`);
+    if (spec.cliOnly) throw new UsageError(`${where}: "${name}" is accepted only on the command line`);
+    const before = seen.get(name);
+    if (before !== undefined && !spec.repeatable) {
+      throw new UsageError(`${where}: "${name}" is already set on line ${before}`);
+    }
+    seen.set(name, line);
+    entries.push({ name, value, line });
+  });
+  return entries;
+}
+
+export function readConfigFile(path: string): ConfigEntry[] {
+  return parseConfig(readPrivateFile(path, 'config file'), path);
+}

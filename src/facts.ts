@@ -1,0 +1,56 @@
+// What the server said about one requested database: the columns of the catalog views, under
+// their own names, exactly as the probe query returned them (NULL stays null).
+
+export interface DatabaseFacts {
+  /** the name as given with --database */
+  requested: string;
+  /** rows the query returned for this name: exactly 1 is expected */
+  rows: number;
+
+  // sys.databases (database_id NULL: no such database, or the login cannot see it)
+  database_id: number | null;
+  name: string | null;
+  state_desc: string | null;
+  is_read_only: boolean | null;
+  user_access_desc: string | null;
+  /** DATABASEPROPERTYEX(name, 'Updateability'): READ_ONLY on a readable secondary */
+  updateability: string | null;
+  /** sys.databases.replica_id: the database is in an availability group (visible without VIEW SERVER STATE) */
+  db_replica_id: string | null;
+
+  // sys.database_mirroring (mirroring_guid NULL: not mirrored, or hidden from a non-sysadmin on the mirror)
+  mirroring_guid: string | null;
+  mirroring_role_desc: string | null;
+  mirroring_state_desc: string | null;
+
+  // Always On, the local replica (no rows without VIEW SERVER STATE)
+  ag_name: string | null; // sys.availability_groups.name
+  group_id: string | null; // sys.dm_hadr_database_replica_states (is_local = 1)
+  replica_id: string | null;
+  synchronization_state_desc: string | null;
+  synchronization_health_desc: string | null;
+  database_state_desc: string | null;
+  is_suspended: boolean | null;
+  secondary_lag_seconds: number | null;
+  role_desc: string | null; // sys.dm_hadr_availability_replica_states
+  operational_state_desc: string | null;
+  connected_state_desc: string | null;
+  replica_synchronization_health_desc: string | null;
+  secondary_role_allow_connections_desc: string | null; // sys.availability_replicas
+  availability_mode_desc: string | null;
+}
+
+/** Facts for a database the server did not report at all (a blank row). */
+export function noFacts(requested: string, rows = 0): DatabaseFacts {
+  return {
+    requested, rows,
+    database_id: null, name: null, state_desc: null, is_read_only: null, user_access_desc: null,
+    updateability: null, db_replica_id: null,
+    mirroring_guid: null, mirroring_role_desc: null, mirroring_state_desc: null,
+    ag_name: null, group_id: null, replica_id: null, synchronization_state_desc: null,
+    synchronization_health_desc: null, database_state_desc: null, is_suspended: null,
+    secondary_lag_seconds: null, role_desc: null, operational_state_desc: null,
+    connected_state_desc: null, replica_synchronization_health_desc: null,
+    secondary_role_allow_connections_desc: null, availability_mode_desc: null,
+  };
+}

@@ -1,0 +1,91 @@
+// What a run reports: the -v lines, the --json object and the --log-file line, all from one
+// Outcome, and all passed through scrub() so the password never leaves the process.
+import type { Settings } from './settings.ts';
+import type { DatabaseFacts } from './facts.ts';
+import pkg from '../package.json' with { type: 'json' };
+
+export interface DatabaseOutcome {
+  name: string;
+  pass: boolean;
+  reason: string;
+  facts?: DatabaseFacts;
+}
+
+export interface Outcome {
+  pass: boolean;
+  exitCode: number;
+  /** one line: why the server is in or out */
+  reason: string;
+  /** null on a pass; ROLE (a database failed its check), MAINTENANCE, TIMEOUT, SIGNAL, INTERNAL, a driver code (ELOGIN, ESOCKET, …), SQL<number>, PROTOCOL */
+  errorCode: string | null;
+  /** the phase a failure happened in */
+  phase: string | null;
+  databases: DatabaseOutcome[];
+  timings: Record<string, number>;
+}
+
+/** Remove the password from a text, wherever it appears. */
+export function scrub(text: string, password: string | undefined): string {
+  return password ? text.split(password).join('***') : text;
+}
+
+export function target(s: Pick<Settings, 'host' | 'port' | 'instance'>): string {
+  const host = s.host.includes(':') ? `[${s.host}]` : s.host;
+  return s.instance !== undefined ? `${host}\\${s.instance}` : `${host}:${s.port}`;
+}
+
+/** The facts of one database in a few words, for -v. */
+export function factsSummary(f: DatabaseFacts | undefined): string {
+  if (!f) return 'no facts';
+  if (f.rows === 0) return 'no row';
+  if (f.database_id === null) return 'not in sys.databases';
+  const v = (x: unknown) => (x === null ? 'NULL' : String(x));
+  const parts = [
+    `state ${v(f.state_desc)}, ${v(f.user_access_desc)}, is_read_only ${v(f.is_read_only === null ? null : Number(f.is_read_only))}, Updateability ${v(f.updateability)}`,
+  ];
+  if (f.mirroring_guid !== null || f.mirroring_role_desc !== null) {
+    parts.push(`mirroring ${v(f.mirroring_role_desc)} ${v(f.mirroring_state_desc)}`);
+  } else {
+    parts.push('not mirrored (or hidden)');
+  }
+  if (f.group_id !== null || f.db_replica_id !== null) {
+    parts.push(`AG ${v(f.ag_name)}: replica ${v(f.role_desc)} ${v(f.operational_state_desc)} ${v(f.connected_state_desc)}, ` +
+      `database ${v(f.database_state_desc)} ${v(f.synchronization_state_desc)} ${v(f.synchronization_health_desc)}` +
+      `${f.is_suspended ? ' SUSPENDED' : ''}, connections ${v(f.secondary_role_allow_connections_desc)}, ` +
+      `${v(f.availability_mode_desc)}, lag ${v(f.secondary_lag_seconds)}`);
+  } else {
+    parts.push('no AG');
+  }
+  return parts.join('; ');
+}
+
+export function verboseLines(o: Outcome, s: Settings): string[] {
+  const head = `mssql-role-check: ${target(s)} as ${s.role}`;
+  const ms = `${Math.round(o.timings.total ?? 0)} ms`;
+  if (o.databases.length === 0 || o.databases.every((d) => !d.facts)) {
+    const where = o.phase && o.errorCode !== 'MAINTENANCE' ? `, during ${o.phase}` : '';
+    return [`${head}: ${o.pass ? 'PASS' : 'FAIL'}: ${o.reason} (${o.errorCode ?? 'ok'}${where}, ${ms})`];
+  }
+  return o.databases.map((d) =>
+    `${head}: database ${JSON.stringify(d.name)}: ${d.pass ? 'PASS' : 'FAIL'}: ${d.reason} [${factsSummary(d.facts)}] (${ms})`);
+}
+
+export function jsonReport(o: Outcome, s: Settings): string {
+  return JSON.stringify({
+    verdict: o.pass ? 'pass' : 'fail',
+    exitCode: o.exitCode,
+    reason: o.reason,
+    errorCode: o.errorCode,
+    phase: o.phase,
+    server: { host: s.host, port: s.port ?? null, instance: s.instance ?? null },
+    role: s.role,
+    databases: o.databases.map((d) => ({ name: d.name, pass: d.pass, reason: d.reason, facts: d.facts ?? null })),
+    timings: o.timings,
+    version: pkg.version,
+  });
+}
+
+export function logLine(o: Outcome, s: Settings, now: Date): string {
+  const reason = o.reason.replace(/[\r\n]+/g, ' ');
+  return `${now.toISOString()} ${target(s)} role=${s.role} exit=${o.exitCode} ${o.pass ? 'pass' : 'fail'}: ${reason} (${Math.round(o.timings.total ?? 0)} ms)`;
+}

@@ -1,0 +1,40 @@
+// Where the run is and how long each step took: the timeout message names the current phase,
+// --json reports the milliseconds per phase.
+import { performance } from 'node:perf_hooks';
+
+export type Phase =
+  | 'start' // process start up to a validated set of options
+  | 'maintenance'
+  | 'load' // loading the SQL Server driver
+  | 'browser' // SQL Server Browser lookup for --instance
+  | 'dns'
+  | 'connect' // TCP
+  | 'tls' // TDS 8.0 (strict): TLS before any TDS
+  | 'prelogin' // PRELOGIN, and TLS inside it with --encrypt on
+  | 'login' // LOGIN7 up to the session being ready
+  | 'query'
+  | 'verdict';
+
+export class PhaseClock {
+  current: Phase = 'start';
+  #marks: Array<{ phase: Phase; at: number }> = [{ phase: 'start', at: 0 }];
+
+  enter(phase: Phase): void {
+    if (phase === this.current) return;
+    this.#marks.push({ phase, at: performance.now() });
+    this.current = phase;
+  }
+
+  /** Milliseconds per phase (a phase entered twice adds up), and the total since process start. */
+  timings(): Record<string, number> {
+    const now = performance.now();
+    const out: Record<string, number> = {};
+    this.#marks.forEach((m, i) => {
+      const end = i + 1 < this.#marks.length ? this.#marks[i + 1].at : now;
+      out[m.phase] = (out[m.phase] ?? 0) + (end - m.at);
+    });
+    for (const k of Object.keys(out)) out[k] = Math.round(out[k] * 10) / 10;
+    out.total = Math.round(now * 10) / 10;
+    return out;
+  }
+}

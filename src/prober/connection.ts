@@ -1,0 +1,127 @@
+// Connect and log in: one tedious connection (no pool: a pool would log in twice and send a
+// validation query), with DNS and TCP timed by our own connector and the later steps timed from
+// tedious's state changes.
+import { Connection } from 'tedious';
+import type { ConnectionConfiguration } from 'tedious';
+import { connect as netConnect, isIP } from 'node:net';
+import type { Socket } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { domainToASCII } from 'node:url';
+import type { ProbeContext, ProbeError } from './types.ts';
+import type { Phase } from '../phases.ts';
+
+// tedious's state names → our phases.
+const STATE_PHASE: Record<string, Phase> = {
+  SentPrelogin: 'prelogin',
+  SentTLSSSLNegotiation: 'prelogin',
+  SentLogin7WithStandardLogin: 'login',
+  SentLogin7WithNTLMLogin: 'login',
+  LoggedInSendingInitialSql: 'login',
+  SentClientRequest: 'query',
+};
+
+function connectOne(address: string, family: number, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: address, family, port });
+    const onError = (err: Error) => {
+      socket.destroy();
+      reject(err);
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      socket.removeListener('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+/** tedious calls its connector with ({host, port}, lookup, signal); the typings say no arguments. */
+function timedConnector(ctx: ProbeContext) {
+  return async (opts?: { host: string; port: number }): Promise<Socket> => {
+    const host = opts?.host ?? ctx.settings.host;
+    const port = opts?.port ?? ctx.settings.port!;
+    ctx.phases.enter('dns');
+    const family = isIP(host);
+    const addresses = family
+      ? [{ address: host, family }]
+      : await lookup(domainToASCII(host) || host, { all: true });
+    ctx.phases.enter('connect');
+    let last: unknown = new Error(`no address for ${host}`);
+    for (const a of addresses) {
+      try {
+        const socket = await connectOne(a.address, a.family, port);
+        if (ctx.settings.encrypt === 'strict') ctx.phases.enter('tls');
+        return socket;
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  };
+}
+
+export function tediousConfig(ctx: ProbeContext): ConnectionConfiguration {
+  const s = ctx.settings;
+  // Generous driver timeouts: the run's own deadline is the one that ends things, and it knows the phase.
+  const budget = Math.max(1000, ctx.remainingMs() + 1000);
+  const options: NonNullable<ConnectionConfiguration['options']> = {
+    database: 'master', // not the login's default database, which may be the mirror
+    appName: s.applicationName,
+    encrypt: s.encrypt === 'strict' ? 'strict' : s.encrypt === 'on',
+    trustServerCertificate: s.trustServerCertificate,
+    connectTimeout: budget,
+    requestTimeout: budget,
+    cancelTimeout: 1000,
+    maxRetriesOnTransientErrors: 0,
+    connector: timedConnector(ctx) as unknown as () => Promise<Socket>,
+  };
+  if (s.instance !== undefined) options.instanceName = s.instance;
+  else options.port = s.port;
+  if (s.ca !== undefined) options.cryptoCredentialsDetails = { ca: s.ca };
+  return {
+    server: s.host,
+    authentication: s.domain !== undefined
+      ? { type: 'ntlm', options: { userName: s.user, password: s.password, domain: s.domain } }
+      : { type: 'default', options: { userName: s.user, password: s.password } },
+    options,
+  };
+}
+
+/** A driver error as code + message (the password is scrubbed later, from every output). */
+export function describeError(err: unknown): ProbeError {
+  const e = err as { code?: string; number?: number; message?: string; errors?: unknown[]; cause?: unknown };
+  let message = e?.message ?? String(err);
+  // AggregateError from a connector carries the reasons in .errors
+  if (Array.isArray(e?.errors) && e.errors.length > 0) {
+    message += ': ' + e.errors.map((x) => (x as Error)?.message ?? String(x)).join('; ');
+  }
+  const code = typeof e?.number === 'number' && e.number > 0 ? `SQL${e.number}` : (e?.code ?? 'EUNKNOWN');
+  return { code, message: message.replace(/\s+/g, ' ').trim() };
+}
+
+export class ProbeFailure extends Error {
+  readonly error: ProbeError;
+  constructor(error: ProbeError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
+export function openConnection(ctx: ProbeContext): Promise<Connection> {
+  return new Promise((resolve, reject) => {
+    const conn = new Connection(tediousConfig(ctx));
+    conn.on('debug', (msg: string) => {
+      const m = /^State change: \S+ -> (\S+)$/.exec(msg);
+      if (!m) return;
+      if (m[1] === 'Connecting') ctx.phases.enter(ctx.settings.instance !== undefined ? 'browser' : 'dns');
+      const phase = STATE_PHASE[m[1]];
+      if (phase) ctx.phases.enter(phase);
+    });
+    // After login, errors arrive here; before it, through connect's callback as well.
+    conn.on('error', (err: unknown) => reject(new ProbeFailure(describeError(err))));
+    conn.connect((err) => {
+      if (err) reject(new ProbeFailure(describeError(err)));
+      else resolve(conn);
+    });
+  });
+}

@@ -1,0 +1,111 @@
+// The one query: for every requested database, in one round trip, the facts the verdict needs.
+// Database names travel as nvarchar parameters (@db0, @db1, …), never in the SQL text; only
+// catalog views and DMVs are read.
+import { Request, TYPES } from 'tedious';
+import type { Connection } from 'tedious';
+import type { DatabaseFacts } from '../facts.ts';
+import { noFacts } from '../facts.ts';
+import { ProbeFailure, describeError } from './connection.ts';
+
+/** The SQL for n requested databases. The only variable part is the list of parameter names. */
+export function factsSql(n: number): string {
+  const requested = Array.from({ length: n }, (_, i) =>
+    i === 0 ? 'SELECT 0 AS ord, @db0 AS name' : `SELECT ${i}, @db${i}`).join(' UNION ALL ');
+  return `SELECT r.ord,
+  d.database_id, d.name, d.state_desc, d.is_read_only, d.user_access_desc,
+  DATABASEPROPERTYEX(d.name, N'Updateability') AS updateability,
+  d.replica_id AS db_replica_id,
+  m.mirroring_guid, m.mirroring_role_desc, m.mirroring_state_desc,
+  ag.name AS ag_name,
+  drs.group_id, drs.replica_id, drs.synchronization_state_desc, drs.synchronization_health_desc,
+  drs.database_state_desc, drs.is_suspended, drs.secondary_lag_seconds,
+  ars.role_desc, ars.operational_state_desc, ars.connected_state_desc,
+  ars.synchronization_health_desc AS replica_synchronization_health_desc,
+  ar.secondary_role_allow_connections_desc, ar.availability_mode_desc
+FROM (${requested}) AS r
+LEFT JOIN sys.databases AS d ON d.name = r.name
+LEFT JOIN sys.database_mirroring AS m ON m.database_id = d.database_id
+LEFT JOIN sys.dm_hadr_database_replica_states AS drs ON drs.database_id = d.database_id AND drs.is_local = 1
+LEFT JOIN sys.dm_hadr_availability_replica_states AS ars ON ars.replica_id = drs.replica_id
+LEFT JOIN sys.availability_replicas AS ar ON ar.replica_id = drs.replica_id
+LEFT JOIN sys.availability_groups AS ag ON ag.group_id = drs.group_id
+ORDER BY r.ord`;
+}
+
+type Kind = 'int' | 'text' | 'bool';
+/** Every column the query returns, and what its values must look like. */
+const COLUMNS: Record<Exclude<keyof DatabaseFacts, 'requested' | 'rows'>, Kind> = {
+  database_id: 'int', name: 'text', state_desc: 'text', is_read_only: 'bool', user_access_desc: 'text',
+  updateability: 'text', db_replica_id: 'text',
+  mirroring_guid: 'text', mirroring_role_desc: 'text', mirroring_state_desc: 'text',
+  ag_name: 'text', group_id: 'text', replica_id: 'text', synchronization_state_desc: 'text',
+  synchronization_health_desc: 'text', database_state_desc: 'text', is_suspended: 'bool',
+  secondary_lag_seconds: 'int', role_desc: 'text', operational_state_desc: 'text',
+  connected_state_desc: 'text', replica_synchronization_health_desc: 'text',
+  secondary_role_allow_connections_desc: 'text', availability_mode_desc: 'text',
+};
+
+const protocol = (message: string) => new ProbeFailure({ code: 'PROTOCOL', message });
+
+/** A column value as the verdict expects it; anything of another shape is a protocol failure. */
+function convert(column: string, kind: Kind, v: unknown): string | number | boolean | null {
+  if (v === null || v === undefined) return null;
+  switch (kind) {
+    case 'text':
+      if (typeof v === 'string') return v;
+      break;
+    case 'bool':
+      if (typeof v === 'boolean') return v;
+      if (v === 0 || v === 1) return v === 1;
+      break;
+    case 'int': {
+      // bigint columns arrive as strings
+      const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
+      if (typeof n === 'number' && Number.isSafeInteger(n)) return n;
+      if (typeof v === 'bigint') return Number(v);
+      break;
+    }
+  }
+  throw protocol(`unexpected value for ${column}: ${typeof v}`);
+}
+
+interface Column {
+  value: unknown;
+  metadata: { colName: string };
+}
+
+export function queryFacts(conn: Connection, databases: string[]): Promise<DatabaseFacts[]> {
+  return new Promise((resolve, reject) => {
+    const facts = databases.map((name) => noFacts(name));
+    let problem: ProbeFailure | undefined;
+    let resultSets = 0;
+    const request = new Request(factsSql(databases.length), (err) => {
+      if (err) return reject(new ProbeFailure(describeError(err)));
+      if (problem) return reject(problem);
+      if (resultSets !== 1) return reject(protocol(`expected one result set, got ${resultSets}`));
+      resolve(facts);
+    });
+    databases.forEach((name, i) => request.addParameter(`db${i}`, TYPES.NVarChar, name, { length: 128 }));
+    request.on('columnMetadata', (cols: Array<{ colName: string }> | Record<string, { colName: string }>) => {
+      resultSets++;
+      const names = new Set((Array.isArray(cols) ? cols : Object.values(cols)).map((c) => c.colName));
+      const missing = ['ord', ...Object.keys(COLUMNS)].filter((c) => !names.has(c));
+      if (missing.length > 0) problem ??= protocol(`result lacks column ${missing.join(', ')}`);
+    });
+    request.on('row', (columns: Column[]) => {
+      if (problem) return;
+      try {
+        const byName = new Map(columns.map((c) => [c.metadata.colName, c.value]));
+        const ord = convert('ord', 'int', byName.get('ord'));
+        if (typeof ord !== 'number' || ord < 0 || ord >= databases.length) throw protocol(`row for an unknown ordinal ${String(ord)}`);
+        const f = facts[ord];
+        f.rows++;
+        const record = f as unknown as Record<string, unknown>;
+        for (const [column, kind] of Object.entries(COLUMNS)) record[column] = convert(column, kind, byName.get(column));
+      } catch (err) {
+        problem = err instanceof ProbeFailure ? err : protocol(String(err));
+      }
+    });
+    conn.execSql(request);
+  });
+}

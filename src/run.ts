@@ -1,0 +1,69 @@
+// One check, start to verdict: maintenance file, then (driver loaded only now) the probe, then the
+// verdict. Returns an Outcome; main.ts turns it into output and an exit code.
+import { statSync } from 'node:fs';
+import type { Settings } from './settings.ts';
+import type { PhaseClock } from './phases.ts';
+import type { Outcome } from './output.ts';
+import type { ProbeError } from './prober/types.ts';
+import { decideRole } from './verdict.ts';
+
+/** The exit code of a verdict: keepalived's misc_dynamic reads 2..255 as "up with weight N-2". */
+export function exitCodeFor(pass: boolean, weight: number | undefined): number {
+  if (!pass) return 1;
+  return weight === undefined ? 0 : weight + 2;
+}
+
+/** The reason the server is drained, or null when it is not. */
+export function maintenanceReason(path: string): string | null {
+  try {
+    statSync(path);
+    return `maintenance (${path} exists)`;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    // Cannot tell whether the operator is draining this server: out, to be safe.
+    return `maintenance file ${path} cannot be checked (${code ?? String(err)})`;
+  }
+}
+
+export function probeReason(e: ProbeError): string {
+  switch (e.code) {
+    case 'ELOGIN': return `login failed: ${e.message}`;
+    case 'ESOCKET': return `cannot connect: ${e.message}`;
+    case 'EINSTLOOKUP': return `SQL Server Browser lookup failed: ${e.message}`;
+    case 'EENCRYPT': return `TLS: ${e.message}`;
+    case 'PROTOCOL': return `unexpected answer from the server: ${e.message}`;
+    default: return e.code.startsWith('SQL') ? `query failed (error ${e.code.slice(3)}): ${e.message}` : e.message;
+  }
+}
+
+export async function runCheck(settings: Settings, phases: PhaseClock, remainingMs: () => number): Promise<Outcome> {
+  const unjudged = (reason: string) => settings.databases.map((name) => ({ name, pass: false, reason }));
+  if (settings.maintenanceFile !== undefined) {
+    phases.enter('maintenance');
+    const m = maintenanceReason(settings.maintenanceFile);
+    if (m !== null) {
+      return { pass: false, exitCode: 1, reason: m, errorCode: 'MAINTENANCE', phase: 'maintenance', databases: unjudged(m), timings: phases.timings() };
+    }
+  }
+
+  phases.enter('load');
+  const { probe } = await import('./prober/index.ts');
+  const result = await probe({ settings, phases, remainingMs });
+  if (!result.ok) {
+    const reason = probeReason(result.error);
+    return { pass: false, exitCode: 1, reason, errorCode: result.error.code, phase: phases.current, databases: unjudged(reason), timings: phases.timings() };
+  }
+
+  phases.enter('verdict');
+  const v = decideRole(result.facts, settings);
+  return {
+    pass: v.pass,
+    exitCode: exitCodeFor(v.pass, settings.weight),
+    reason: v.reason,
+    errorCode: v.pass ? null : 'ROLE',
+    phase: v.pass ? null : 'verdict',
+    databases: v.databases.map((d, i) => ({ ...d, facts: result.facts[i] })),
+    timings: phases.timings(),
+  };
+}

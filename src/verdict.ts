@@ -1,0 +1,263 @@
+// The verdict: a pure function of the facts the server gave and the settings. No I/O.
+// Every path that does not positively establish the role ends in a failure with a reason;
+// a NULL where a value is needed, or a value outside the documented set, is a failure too.
+import type { DatabaseFacts } from './facts.ts';
+import type { Role, MirroringState } from './settings.ts';
+import { MIRRORING_STATES } from './settings.ts';
+
+export interface VerdictSettings {
+  role: Role;
+  databases: string[];
+  mirroringStates?: MirroringState[];
+  maxLagSeconds?: number;
+  requireHa: boolean;
+  /** the login, to write the GRANT that fixes a missing permission */
+  user?: string;
+  domain?: string;
+}
+
+export interface DatabaseVerdict {
+  name: string;
+  pass: boolean;
+  reason: string;
+}
+
+export interface Verdict {
+  pass: boolean;
+  reason: string;
+  databases: DatabaseVerdict[];
+}
+
+/** Thrown inside the judging of one database: the reason it fails. */
+class Fail {
+  readonly reason: string;
+  constructor(reason: string) {
+    this.reason = reason;
+  }
+}
+const fail = (reason: string): never => {
+  throw new Fail(reason);
+};
+
+const DATABASE_STATES = ['ONLINE', 'RESTORING', 'RECOVERING', 'RECOVERY_PENDING', 'SUSPECT', 'EMERGENCY', 'OFFLINE', 'COPYING', 'OFFLINE_SECONDARY'];
+
+function quoteLogin(s: VerdictSettings): string {
+  const name = s.domain ? `${s.domain}\\${s.user ?? 'login'}` : (s.user ?? 'login');
+  return `[${name.replace(/]/g, ']]')}]`;
+}
+
+function hints(s: VerdictSettings) {
+  const login = quoteLogin(s);
+  return {
+    mirrorHidden: `the login cannot see mirroring state on the mirror; it needs sysadmin (ALTER SERVER ROLE sysadmin ADD MEMBER ${login})`,
+    viewServerState: `the login cannot see availability-group state; GRANT VIEW SERVER STATE TO ${login}`,
+    viewAnyDefinition: `the login cannot see availability-group metadata; GRANT VIEW ANY DEFINITION TO ${login}`,
+    viewAnyDatabase: `GRANT VIEW ANY DATABASE TO ${login}`,
+    closed: 'SQL Server shows NULL here while the database is not ONLINE or is closed by AUTO_CLOSE',
+    updateability: 'DATABASEPROPERTYEX returns NULL when the database is not started or the login cannot see it',
+  };
+}
+
+/** The value, or a failure naming the column and the likely cause of the NULL. */
+function need<T>(value: T | null, label: string, hint: string): T {
+  if (value === null || value === undefined) fail(`${label} is NULL: ${hint}`);
+  return value as T;
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v) : String(v);
+}
+
+/** Every check of --role primary needs the database ONLINE, open to all users and writable. */
+function requireWritable(f: DatabaseFacts, h: ReturnType<typeof hints>, restoringHint: string): void {
+  requireOnline(f, h, restoringHint);
+  const ro = need(f.is_read_only, 'is_read_only', h.closed);
+  if (ro) fail('database is READ_ONLY (is_read_only = 1)');
+  const up = need(f.updateability, 'Updateability', h.updateability);
+  if (up === 'READ_ONLY') fail('database is not writable here (Updateability READ_ONLY)');
+  if (up !== 'READ_WRITE') fail(`unexpected Updateability ${show(up)}`);
+}
+
+function requireOnline(f: DatabaseFacts, h: ReturnType<typeof hints>, restoringHint: string): void {
+  const st = need(f.state_desc, 'database state (state_desc)', h.viewAnyDatabase);
+  if (!DATABASE_STATES.includes(st)) fail(`unexpected database state ${show(st)}`);
+  if (st !== 'ONLINE') fail(`database is ${st}, not ONLINE${st === 'RESTORING' ? restoringHint : ''}`);
+  const ua = need(f.user_access_desc, 'user_access_desc', h.closed);
+  if (ua !== 'MULTI_USER') {
+    if (ua === 'SINGLE_USER' || ua === 'RESTRICTED_USER') fail(`database is ${ua}, not MULTI_USER`);
+    fail(`unexpected user_access_desc ${show(ua)}`);
+  }
+}
+
+function mirroringState(f: DatabaseFacts, h: ReturnType<typeof hints>): MirroringState {
+  const st = need(f.mirroring_state_desc, 'mirroring state', h.mirrorHidden);
+  if (!(MIRRORING_STATES as readonly string[]).includes(st)) fail(`unexpected mirroring state ${show(st)}`);
+  return st as MirroringState;
+}
+
+function requireAllowedMirroringState(st: MirroringState, s: VerdictSettings): void {
+  if (s.mirroringStates && !s.mirroringStates.includes(st)) {
+    fail(`mirroring state is ${st}, not one of --mirroring-state ${s.mirroringStates.join(',')}`);
+  }
+}
+
+function replicaRole(f: DatabaseFacts, h: ReturnType<typeof hints>): string {
+  const role = need(f.role_desc, 'availability replica role (role_desc)', h.viewServerState);
+  if (!['PRIMARY', 'SECONDARY', 'RESOLVING'].includes(role)) fail(`unexpected availability replica role ${show(role)}`);
+  return role;
+}
+
+function requireAgDatabaseOnline(f: DatabaseFacts, h: ReturnType<typeof hints>): void {
+  const st = need(f.database_state_desc, 'availability database state (database_state_desc)', h.viewServerState);
+  if (st !== 'ONLINE') fail(`availability database state is ${st}, not ONLINE`);
+}
+
+function requireReadableSecondary(f: DatabaseFacts, h: ReturnType<typeof hints>): string {
+  const allow = need(f.secondary_role_allow_connections_desc, 'secondary_role_allow_connections_desc', h.viewAnyDefinition);
+  if (allow === 'NO') fail('the secondary replica accepts no connections (secondary_role_allow_connections_desc NO)');
+  if (allow !== 'READ_ONLY' && allow !== 'ALL') fail(`unexpected secondary_role_allow_connections_desc ${show(allow)}`);
+  return allow;
+}
+
+const agLabel = (f: DatabaseFacts) => (f.ag_name !== null ? `availability group ${show(f.ag_name)}` : 'availability group');
+
+function judge(f: DatabaseFacts, s: VerdictSettings): string {
+  const h = hints(s);
+  if (f.rows === 0) fail('the server returned no row for it');
+  if (f.rows > 1) fail(`the server returned ${f.rows} rows for it (expected one)`);
+  if (f.database_id === null) fail(`database not found (or not visible to the login; ${h.viewAnyDatabase})`);
+
+  const mirrored = f.mirroring_guid !== null;
+  const inAg = f.group_id !== null || f.db_replica_id !== null;
+  const agHidden = inAg && f.group_id === null;
+  if (!mirrored && (f.mirroring_role_desc !== null || f.mirroring_state_desc !== null)) {
+    fail('unexpected: a mirroring role or state without a mirroring_guid');
+  }
+  if (mirrored && inAg) fail('unexpected: the database is both mirrored and in an availability group');
+  if (agHidden && s.role !== 'mirror') fail(`in an availability group, but no availability-group rows are visible: ${h.viewServerState}`);
+  // A mirror database is RESTORING and, to a login without sysadmin, looks not mirrored at all.
+  const restoringHint = mirrored ? '' : ` (if it is a mirror: ${h.mirrorHidden})`;
+  if (s.requireHa && !mirrored && !inAg) {
+    fail(`neither mirrored nor in an availability group (--require-ha)${f.state_desc === 'RESTORING' ? restoringHint : ''}`);
+  }
+
+  switch (s.role) {
+    case 'primary': {
+      if (mirrored) {
+        const role = need(f.mirroring_role_desc, 'mirroring role', h.mirrorHidden);
+        if (role === 'MIRROR') fail('mirroring role is MIRROR, not PRINCIPAL');
+        if (role !== 'PRINCIPAL') fail(`unexpected mirroring role ${show(role)}`);
+        const st = mirroringState(f, h);
+        if (st === 'PENDING_FAILOVER') fail('mirroring state is PENDING_FAILOVER (a failover is under way)');
+        requireAllowedMirroringState(st, s);
+        requireWritable(f, h, restoringHint);
+        return `mirroring PRINCIPAL, ${st}; database ONLINE, READ_WRITE`;
+      }
+      if (inAg) {
+        const role = replicaRole(f, h);
+        if (role !== 'PRIMARY') fail(`availability replica role is ${role}, not PRIMARY`);
+        const op = need(f.operational_state_desc, 'replica operational state', h.viewServerState);
+        if (op !== 'ONLINE') fail(`replica operational state is ${op}, not ONLINE`);
+        requireAgDatabaseOnline(f, h);
+        requireWritable(f, h, restoringHint);
+        return `${agLabel(f)}: local replica PRIMARY, ONLINE; database ONLINE, READ_WRITE`;
+      }
+      requireWritable(f, h, restoringHint);
+      return 'database ONLINE, READ_WRITE (neither mirrored nor in an availability group)';
+    }
+
+    case 'secondary': {
+      if (mirrored) fail('database is mirrored, not in an availability group (for database mirroring use --role mirror)');
+      if (!inAg) fail(`not in an availability group${f.state_desc === 'RESTORING' ? restoringHint : ''}`);
+      const role = replicaRole(f, h);
+      if (role !== 'SECONDARY') fail(`availability replica role is ${role}, not SECONDARY`);
+      const op = need(f.operational_state_desc, 'replica operational state', h.viewServerState);
+      if (op !== 'ONLINE') fail(`replica operational state is ${op}, not ONLINE`);
+      const conn = need(f.connected_state_desc, 'replica connected state', h.viewServerState);
+      if (conn !== 'CONNECTED') fail(`replica is ${conn}, not CONNECTED to the primary`);
+      const allow = requireReadableSecondary(f, h);
+      requireOnline(f, h, '');
+      requireAgDatabaseOnline(f, h);
+      const health = need(f.synchronization_health_desc, 'synchronization health', h.viewServerState);
+      if (health !== 'HEALTHY') fail(`synchronization health is ${health}, not HEALTHY`);
+      const suspended = need(f.is_suspended, 'is_suspended', h.viewServerState);
+      if (suspended) fail('data movement is suspended (is_suspended = 1)');
+      const sync = f.synchronization_state_desc ?? 'synchronization state unknown';
+      let lag = '';
+      if (s.maxLagSeconds !== undefined) {
+        const seconds = need(f.secondary_lag_seconds, 'secondary_lag_seconds',
+          'the lag is unknown, so --max-lag cannot be met (SQL Server 2016 and later report it)');
+        if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) fail(`unexpected secondary_lag_seconds ${show(seconds)}`);
+        if (seconds > s.maxLagSeconds) fail(`lag ${seconds} s is more than --max-lag ${s.maxLagSeconds} s`);
+        lag = `, lag ${seconds} s`;
+      }
+      return `${agLabel(f)}: readable SECONDARY (${allow}), ${sync}, HEALTHY${lag}`;
+    }
+
+    case 'mirror': {
+      if (!mirrored) {
+        if (inAg) fail('in an availability group, not mirrored (for availability groups use --role secondary)');
+        if (f.state_desc === 'RESTORING') fail(`mirroring role is NULL: ${h.mirrorHidden}`);
+        fail('database is not mirrored (mirroring_guid is NULL)');
+      }
+      const role = need(f.mirroring_role_desc, 'mirroring role', h.mirrorHidden);
+      if (role === 'PRINCIPAL') fail('mirroring role is PRINCIPAL, not MIRROR');
+      if (role !== 'MIRROR') fail(`unexpected mirroring role ${show(role)}`);
+      const st = mirroringState(f, h);
+      requireAllowedMirroringState(st, s);
+      return `mirroring MIRROR, ${st}`;
+    }
+
+    case 'online': {
+      requireOnline(f, h, restoringHint);
+      if (mirrored) {
+        const role = need(f.mirroring_role_desc, 'mirroring role', h.mirrorHidden);
+        if (role !== 'PRINCIPAL') fail(`mirroring role is ${role}, which does not serve reads`);
+        return 'database ONLINE, MULTI_USER (mirroring PRINCIPAL)';
+      }
+      if (inAg) {
+        const role = replicaRole(f, h);
+        if (role === 'RESOLVING') fail('availability replica role is RESOLVING');
+        requireAgDatabaseOnline(f, h);
+        if (role === 'SECONDARY') {
+          const allow = requireReadableSecondary(f, h);
+          return `database ONLINE, MULTI_USER (${agLabel(f)}: readable SECONDARY, ${allow})`;
+        }
+        return `database ONLINE, MULTI_USER (${agLabel(f)}: PRIMARY)`;
+      }
+      return 'database ONLINE, MULTI_USER';
+    }
+    default:
+      return fail(`unknown role ${show(s.role)}`);
+  }
+}
+
+export function judgeDatabase(f: DatabaseFacts, s: VerdictSettings): DatabaseVerdict {
+  try {
+    return { name: f.requested, pass: true, reason: judge(f, s) };
+  } catch (err) {
+    if (err instanceof Fail) return { name: f.requested, pass: false, reason: err.reason };
+    throw err;
+  }
+}
+
+/** Judge every requested database; the server passes only if each one does. */
+export function decideRole(facts: DatabaseFacts[], s: VerdictSettings): Verdict {
+  const complete = facts.length === s.databases.length && s.databases.every((d, i) => facts[i].requested === d);
+  if (!complete || facts.length === 0) {
+    return {
+      pass: false,
+      reason: `the answer covers ${facts.length} of ${s.databases.length} requested databases`,
+      databases: s.databases.map((name) => ({ name, pass: false, reason: 'no answer for this database' })),
+    };
+  }
+  const databases = facts.map((f) => judgeDatabase(f, s));
+  const failed = databases.find((d) => !d.pass);
+  if (failed) {
+    return { pass: false, reason: `database ${JSON.stringify(failed.name)}: ${failed.reason}`, databases };
+  }
+  const reason = databases.length === 1
+    ? `database ${JSON.stringify(databases[0].name)}: ${databases[0].reason}`
+    : `all ${databases.length} databases pass as ${s.role}`;
+  return { pass: true, reason, databases };
+}
