@@ -1,0 +1,257 @@
+// The verdict as tables: role × mirroring role/state × AG role/operational state × database state ×
+// Updateability × NULLs. Each row says pass or fail and a piece of the reason.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decideRole, judgeDatabase } from '../src/verdict.ts';
+import type { VerdictSettings } from '../src/verdict.ts';
+import type { DatabaseFacts } from '../src/facts.ts';
+import { noFacts } from '../src/facts.ts';
+import type { Role } from '../src/settings.ts';
+
+const MIRROR_STATES = ['SUSPENDED', 'DISCONNECTED', 'SYNCHRONIZING', 'PENDING_FAILOVER', 'SYNCHRONIZED', 'UNSYNCHRONIZED'];
+
+function settings(role: Role, extra: Partial<VerdictSettings> = {}): VerdictSettings {
+  return { role, databases: ['Sales'], requireHa: false, user: 'monitor', ...extra };
+}
+
+// Facts as real servers report them, per situation.
+function standalone(over: Partial<DatabaseFacts> = {}): DatabaseFacts {
+  return {
+    ...noFacts('Sales', 1),
+    database_id: 5, name: 'Sales', state_desc: 'ONLINE', is_read_only: false,
+    user_access_desc: 'MULTI_USER', updateability: 'READ_WRITE', ...over,
+  };
+}
+function principal(state = 'SYNCHRONIZED', over: Partial<DatabaseFacts> = {}): DatabaseFacts {
+  return standalone({
+    mirroring_guid: '7C3A3B4E-0000-4000-8000-000000000001', mirroring_role_desc: 'PRINCIPAL', mirroring_state_desc: state, ...over,
+  });
+}
+function mirror(state = 'SYNCHRONIZED', over: Partial<DatabaseFacts> = {}): DatabaseFacts {
+  return standalone({
+    state_desc: 'RESTORING', is_read_only: null, updateability: null,
+    mirroring_guid: '7C3A3B4E-0000-4000-8000-000000000001', mirroring_role_desc: 'MIRROR', mirroring_state_desc: state, ...over,
+  });
+}
+/** The mirror as a login without sysadmin sees it: RESTORING, every mirroring column NULL. */
+function mirrorHidden(over: Partial<DatabaseFacts> = {}): DatabaseFacts {
+  return standalone({ state_desc: 'RESTORING', is_read_only: null, updateability: null, ...over });
+}
+const AG = {
+  db_replica_id: '11111111-0000-4000-8000-000000000001', replica_id: '11111111-0000-4000-8000-000000000001',
+  group_id: '22222222-0000-4000-8000-000000000001', ag_name: 'ag1',
+};
+function agPrimary(over: Partial<DatabaseFacts> = {}): DatabaseFacts {
+  return standalone({
+    ...AG, role_desc: 'PRIMARY', operational_state_desc: 'ONLINE', connected_state_desc: 'CONNECTED',
+    replica_synchronization_health_desc: 'HEALTHY', database_state_desc: 'ONLINE',
+    synchronization_state_desc: 'SYNCHRONIZED', synchronization_health_desc: 'HEALTHY', is_suspended: false,
+    secondary_lag_seconds: null, secondary_role_allow_connections_desc: 'READ_ONLY', availability_mode_desc: 'SYNCHRONOUS_COMMIT', ...over,
+  });
+}
+function agSecondary(over: Partial<DatabaseFacts> = {}): DatabaseFacts {
+  return agPrimary({
+    role_desc: 'SECONDARY', updateability: 'READ_ONLY', secondary_lag_seconds: 0, ...over,
+  });
+}
+/** An AG database seen without VIEW SERVER STATE: sys.databases knows, the DMVs say nothing. */
+function agHidden(over: Partial<DatabaseFacts> = {}): DatabaseFacts {
+  return standalone({ db_replica_id: AG.db_replica_id, ...over });
+}
+
+interface Row {
+  name: string;
+  facts: DatabaseFacts;
+  s: VerdictSettings;
+  pass: boolean;
+  reason: string | RegExp;
+}
+
+const rows: Row[] = [
+  // --- primary, database mirroring
+  { name: 'principal SYNCHRONIZED', facts: principal(), s: settings('primary'), pass: true, reason: 'PRINCIPAL, SYNCHRONIZED' },
+  { name: 'principal PENDING_FAILOVER', facts: principal('PENDING_FAILOVER'), s: settings('primary'), pass: false, reason: 'PENDING_FAILOVER' },
+  { name: 'principal DISCONNECTED, any state allowed', facts: principal('DISCONNECTED'), s: settings('primary'), pass: true, reason: 'PRINCIPAL, DISCONNECTED' },
+  { name: 'principal DISCONNECTED, only SYNCHRONIZED allowed', facts: principal('DISCONNECTED'), s: settings('primary', { mirroringStates: ['SYNCHRONIZED'] }), pass: false, reason: 'not one of --mirroring-state SYNCHRONIZED' },
+  { name: 'principal SYNCHRONIZING in allowed list', facts: principal('SYNCHRONIZING'), s: settings('primary', { mirroringStates: ['SYNCHRONIZED', 'SYNCHRONIZING'] }), pass: true, reason: 'SYNCHRONIZING' },
+  { name: 'principal, mirroring state NULL', facts: principal('SYNCHRONIZED', { mirroring_state_desc: null }), s: settings('primary'), pass: false, reason: 'mirroring state is NULL' },
+  { name: 'principal, unexpected mirroring state', facts: principal('WEIRD'), s: settings('primary'), pass: false, reason: 'unexpected mirroring state "WEIRD"' },
+  { name: 'mirrored, role NULL', facts: principal('SYNCHRONIZED', { mirroring_role_desc: null }), s: settings('primary'), pass: false, reason: /mirroring role is NULL: .*sysadmin/ },
+  { name: 'mirrored, unexpected role', facts: principal('SYNCHRONIZED', { mirroring_role_desc: 'WITNESS' }), s: settings('primary'), pass: false, reason: 'unexpected mirroring role "WITNESS"' },
+  { name: 'mirror side as primary', facts: mirror(), s: settings('primary'), pass: false, reason: 'mirroring role is MIRROR, not PRINCIPAL' },
+  { name: 'mirror hidden (no sysadmin) as primary', facts: mirrorHidden(), s: settings('primary'), pass: false, reason: /RESTORING, not ONLINE .*sysadmin/ },
+  { name: 'principal but database READ_ONLY', facts: principal('SYNCHRONIZED', { is_read_only: true }), s: settings('primary'), pass: false, reason: 'READ_ONLY' },
+  { name: 'principal but SINGLE_USER', facts: principal('SYNCHRONIZED', { user_access_desc: 'SINGLE_USER' }), s: settings('primary'), pass: false, reason: 'SINGLE_USER, not MULTI_USER' },
+  { name: 'principal but Updateability NULL', facts: principal('SYNCHRONIZED', { updateability: null }), s: settings('primary'), pass: false, reason: 'Updateability is NULL' },
+  { name: 'principal but state_desc NULL', facts: principal('SYNCHRONIZED', { state_desc: null }), s: settings('primary'), pass: false, reason: 'state_desc) is NULL' },
+  { name: 'principal but is_read_only NULL', facts: principal('SYNCHRONIZED', { is_read_only: null }), s: settings('primary'), pass: false, reason: 'is_read_only is NULL' },
+  { name: 'mirroring role without guid', facts: standalone({ mirroring_role_desc: 'PRINCIPAL' }), s: settings('primary'), pass: false, reason: 'without a mirroring_guid' },
+  { name: 'mirrored and in an AG', facts: principal('SYNCHRONIZED', AG), s: settings('primary'), pass: false, reason: 'both mirrored and in an availability group' },
+
+  // --- primary, availability groups
+  { name: 'AG primary', facts: agPrimary(), s: settings('primary'), pass: true, reason: 'replica PRIMARY' },
+  { name: 'AG secondary as primary', facts: agSecondary(), s: settings('primary'), pass: false, reason: 'role is SECONDARY, not PRIMARY' },
+  { name: 'AG resolving as primary', facts: agPrimary({ role_desc: 'RESOLVING' }), s: settings('primary'), pass: false, reason: 'role is RESOLVING, not PRIMARY' },
+  { name: 'AG role NULL', facts: agPrimary({ role_desc: null }), s: settings('primary'), pass: false, reason: /role_desc\) is NULL: .*VIEW SERVER STATE/ },
+  { name: 'AG unexpected role', facts: agPrimary({ role_desc: 'LEADER' }), s: settings('primary'), pass: false, reason: 'unexpected availability replica role' },
+  { name: 'AG primary PENDING_FAILOVER', facts: agPrimary({ operational_state_desc: 'PENDING_FAILOVER' }), s: settings('primary'), pass: false, reason: 'operational state is PENDING_FAILOVER' },
+  { name: 'AG primary FAILED_NO_QUORUM', facts: agPrimary({ operational_state_desc: 'FAILED_NO_QUORUM' }), s: settings('primary'), pass: false, reason: 'FAILED_NO_QUORUM' },
+  { name: 'AG primary operational NULL', facts: agPrimary({ operational_state_desc: null }), s: settings('primary'), pass: false, reason: /operational state is NULL: .*VIEW SERVER STATE/ },
+  { name: 'AG primary, AG database RECOVERING', facts: agPrimary({ database_state_desc: 'RECOVERING' }), s: settings('primary'), pass: false, reason: 'availability database state is RECOVERING' },
+  { name: 'AG primary, database OFFLINE', facts: agPrimary({ state_desc: 'OFFLINE' }), s: settings('primary'), pass: false, reason: 'database is OFFLINE, not ONLINE' },
+  { name: 'AG rows hidden (no VIEW SERVER STATE)', facts: agHidden(), s: settings('primary'), pass: false, reason: /GRANT VIEW SERVER STATE TO \[monitor\]/ },
+  { name: 'AG secondary hidden, Updateability READ_ONLY', facts: agHidden({ updateability: 'READ_ONLY' }), s: settings('primary'), pass: false, reason: 'VIEW SERVER STATE' },
+
+  // --- primary, neither mirrored nor AG
+  { name: 'standalone ONLINE READ_WRITE', facts: standalone(), s: settings('primary'), pass: true, reason: 'neither mirrored nor in an availability group' },
+  { name: 'standalone with --require-ha', facts: standalone(), s: settings('primary', { requireHa: true }), pass: false, reason: '--require-ha' },
+  { name: 'standalone READ_ONLY', facts: standalone({ is_read_only: true, updateability: 'READ_ONLY' }), s: settings('primary'), pass: false, reason: 'READ_ONLY' },
+  { name: 'standalone Updateability READ_ONLY only', facts: standalone({ updateability: 'READ_ONLY' }), s: settings('primary'), pass: false, reason: 'Updateability READ_ONLY' },
+  { name: 'standalone unexpected Updateability', facts: standalone({ updateability: 'MAYBE' }), s: settings('primary'), pass: false, reason: 'unexpected Updateability' },
+  { name: 'standalone RESTRICTED_USER', facts: standalone({ user_access_desc: 'RESTRICTED_USER' }), s: settings('primary'), pass: false, reason: 'RESTRICTED_USER' },
+  { name: 'standalone unexpected user access', facts: standalone({ user_access_desc: 'NOBODY' }), s: settings('primary'), pass: false, reason: 'unexpected user_access_desc' },
+  { name: 'standalone unexpected state', facts: standalone({ state_desc: 'DREAMING' }), s: settings('primary'), pass: false, reason: 'unexpected database state' },
+  { name: 'missing database', facts: noFacts('Sales', 1), s: settings('primary'), pass: false, reason: /not found \(or not visible to the login; GRANT VIEW ANY DATABASE TO \[monitor\]\)/ },
+  { name: 'no row at all', facts: noFacts('Sales', 0), s: settings('primary'), pass: false, reason: 'no row' },
+  { name: 'two rows for one name', facts: { ...standalone(), rows: 2 }, s: settings('primary'), pass: false, reason: '2 rows' },
+  { name: 'NTLM login in the GRANT', facts: noFacts('Sales', 1), s: settings('primary', { domain: 'CORP', user: 'svc]x' }), pass: false, reason: 'TO [CORP\\svc]]x]' },
+
+  // --- secondary
+  { name: 'readable sync secondary', facts: agSecondary(), s: settings('secondary'), pass: true, reason: 'readable SECONDARY (READ_ONLY)' },
+  { name: 'readable secondary ALL', facts: agSecondary({ secondary_role_allow_connections_desc: 'ALL' }), s: settings('secondary'), pass: true, reason: '(ALL)' },
+  { name: 'secondary allows no connections', facts: agSecondary({ secondary_role_allow_connections_desc: 'NO' }), s: settings('secondary'), pass: false, reason: 'accepts no connections' },
+  { name: 'secondary allow NULL', facts: agSecondary({ secondary_role_allow_connections_desc: null }), s: settings('secondary'), pass: false, reason: 'VIEW ANY DEFINITION' },
+  { name: 'secondary within max lag', facts: agSecondary({ secondary_lag_seconds: 4 }), s: settings('secondary', { maxLagSeconds: 5 }), pass: true, reason: 'lag 4 s' },
+  { name: 'secondary at max lag', facts: agSecondary({ secondary_lag_seconds: 5 }), s: settings('secondary', { maxLagSeconds: 5 }), pass: true, reason: 'lag 5 s' },
+  { name: 'secondary lagging', facts: agSecondary({ secondary_lag_seconds: 30, availability_mode_desc: 'ASYNCHRONOUS_COMMIT', synchronization_state_desc: 'SYNCHRONIZING' }), s: settings('secondary', { maxLagSeconds: 10 }), pass: false, reason: 'lag 30 s is more than --max-lag 10 s' },
+  { name: 'secondary lag NULL with --max-lag', facts: agSecondary({ secondary_lag_seconds: null }), s: settings('secondary', { maxLagSeconds: 10 }), pass: false, reason: 'secondary_lag_seconds is NULL' },
+  { name: 'secondary lag NULL without --max-lag', facts: agSecondary({ secondary_lag_seconds: null }), s: settings('secondary'), pass: true, reason: 'SECONDARY' },
+  { name: 'secondary NOT_HEALTHY', facts: agSecondary({ synchronization_health_desc: 'NOT_HEALTHY' }), s: settings('secondary'), pass: false, reason: 'NOT_HEALTHY, not HEALTHY' },
+  { name: 'secondary PARTIALLY_HEALTHY', facts: agSecondary({ synchronization_health_desc: 'PARTIALLY_HEALTHY' }), s: settings('secondary'), pass: false, reason: 'PARTIALLY_HEALTHY' },
+  { name: 'secondary health NULL', facts: agSecondary({ synchronization_health_desc: null }), s: settings('secondary'), pass: false, reason: 'synchronization health is NULL' },
+  { name: 'secondary suspended', facts: agSecondary({ is_suspended: true }), s: settings('secondary'), pass: false, reason: 'suspended' },
+  { name: 'secondary is_suspended NULL', facts: agSecondary({ is_suspended: null }), s: settings('secondary'), pass: false, reason: 'is_suspended is NULL' },
+  { name: 'secondary DISCONNECTED', facts: agSecondary({ connected_state_desc: 'DISCONNECTED' }), s: settings('secondary'), pass: false, reason: 'DISCONNECTED, not CONNECTED' },
+  { name: 'secondary database RESTORING', facts: agSecondary({ state_desc: 'RESTORING' }), s: settings('secondary'), pass: false, reason: 'RESTORING, not ONLINE' },
+  { name: 'secondary AG database NOT ONLINE', facts: agSecondary({ database_state_desc: 'RECOVERY_PENDING' }), s: settings('secondary'), pass: false, reason: 'RECOVERY_PENDING' },
+  { name: 'primary replica as secondary', facts: agPrimary(), s: settings('secondary'), pass: false, reason: 'role is PRIMARY, not SECONDARY' },
+  { name: 'resolving as secondary', facts: agSecondary({ role_desc: 'RESOLVING' }), s: settings('secondary'), pass: false, reason: 'RESOLVING, not SECONDARY' },
+  { name: 'secondary operational OFFLINE', facts: agSecondary({ operational_state_desc: 'OFFLINE' }), s: settings('secondary'), pass: false, reason: 'operational state is OFFLINE' },
+  { name: 'standalone as secondary', facts: standalone(), s: settings('secondary'), pass: false, reason: 'not in an availability group' },
+  { name: 'mirrored as secondary', facts: principal(), s: settings('secondary'), pass: false, reason: 'use --role mirror' },
+  { name: 'AG hidden as secondary', facts: agHidden(), s: settings('secondary'), pass: false, reason: 'VIEW SERVER STATE' },
+
+  // --- mirror
+  { name: 'mirror SYNCHRONIZED', facts: mirror(), s: settings('mirror'), pass: true, reason: 'MIRROR, SYNCHRONIZED' },
+  { name: 'mirror SUSPENDED, only SYNCHRONIZED allowed', facts: mirror('SUSPENDED'), s: settings('mirror', { mirroringStates: ['SYNCHRONIZED'] }), pass: false, reason: 'SUSPENDED, not one of' },
+  { name: 'principal as mirror', facts: principal(), s: settings('mirror'), pass: false, reason: 'PRINCIPAL, not MIRROR' },
+  { name: 'mirror hidden (no sysadmin) as mirror', facts: mirrorHidden(), s: settings('mirror'), pass: false, reason: /mirroring role is NULL: the login cannot see mirroring state on the mirror; it needs sysadmin/ },
+  { name: 'standalone as mirror', facts: standalone(), s: settings('mirror'), pass: false, reason: 'not mirrored' },
+  { name: 'AG as mirror', facts: agSecondary(), s: settings('mirror'), pass: false, reason: 'use --role secondary' },
+  { name: 'mirror, state NULL', facts: mirror('SYNCHRONIZED', { mirroring_state_desc: null }), s: settings('mirror'), pass: false, reason: 'mirroring state is NULL' },
+
+  // --- online
+  { name: 'standalone online', facts: standalone(), s: settings('online'), pass: true, reason: 'ONLINE' },
+  { name: 'read-only standalone is online', facts: standalone({ is_read_only: true, updateability: 'READ_ONLY' }), s: settings('online'), pass: true, reason: 'ONLINE' },
+  { name: 'OFFLINE is not online', facts: standalone({ state_desc: 'OFFLINE' }), s: settings('online'), pass: false, reason: 'OFFLINE, not ONLINE' },
+  { name: 'SUSPECT is not online', facts: standalone({ state_desc: 'SUSPECT' }), s: settings('online'), pass: false, reason: 'SUSPECT' },
+  { name: 'EMERGENCY is not online', facts: standalone({ state_desc: 'EMERGENCY' }), s: settings('online'), pass: false, reason: 'EMERGENCY' },
+  { name: 'principal online', facts: principal(), s: settings('online'), pass: true, reason: 'PRINCIPAL' },
+  { name: 'mirror not online', facts: mirror(), s: settings('online'), pass: false, reason: 'RESTORING' },
+  { name: 'readable secondary online', facts: agSecondary(), s: settings('online'), pass: true, reason: 'readable SECONDARY' },
+  { name: 'unreadable secondary not online', facts: agSecondary({ secondary_role_allow_connections_desc: 'NO' }), s: settings('online'), pass: false, reason: 'accepts no connections' },
+  { name: 'AG primary online', facts: agPrimary(), s: settings('online'), pass: true, reason: 'PRIMARY' },
+  { name: 'resolving not online', facts: agPrimary({ role_desc: 'RESOLVING' }), s: settings('online'), pass: false, reason: 'RESOLVING' },
+  { name: 'online with --require-ha, standalone', facts: standalone(), s: settings('online', { requireHa: true }), pass: false, reason: '--require-ha' },
+  { name: 'SINGLE_USER not online', facts: standalone({ user_access_desc: 'SINGLE_USER' }), s: settings('online'), pass: false, reason: 'SINGLE_USER' },
+];
+
+for (const r of rows) {
+  test(`${r.s.role}: ${r.name} → ${r.pass ? 'pass' : 'fail'}`, () => {
+    const v = judgeDatabase(r.facts, r.s);
+    assert.equal(v.pass, r.pass, `reason: ${v.reason}`);
+    if (typeof r.reason === 'string') assert.ok(v.reason.includes(r.reason), `reason ${JSON.stringify(v.reason)} lacks ${JSON.stringify(r.reason)}`);
+    else assert.match(v.reason, r.reason);
+  });
+}
+
+// The whole mirroring matrix: role × mirroring role × mirroring state (NULL included).
+test('mirroring matrix: only PRINCIPAL (not PENDING_FAILOVER) passes primary, only MIRROR passes mirror', () => {
+  let count = 0;
+  for (const mRole of ['PRINCIPAL', 'MIRROR', null]) {
+    for (const state of [...MIRROR_STATES, null]) {
+      const facts = mRole === 'MIRROR' ? mirror(state as string, { mirroring_state_desc: state }) : principal(state as string, { mirroring_role_desc: mRole, mirroring_state_desc: state });
+      for (const role of ['primary', 'secondary', 'mirror', 'online'] as Role[]) {
+        const v = judgeDatabase(facts, settings(role));
+        const expected =
+          role === 'primary' ? mRole === 'PRINCIPAL' && state !== null && state !== 'PENDING_FAILOVER'
+          : role === 'mirror' ? mRole === 'MIRROR' && state !== null
+          : role === 'online' ? mRole === 'PRINCIPAL'
+          : false;
+        assert.equal(v.pass, expected, `${role} with mirroring ${mRole}/${state}: ${v.reason}`);
+        assert.ok(v.reason.length > 10);
+        count++;
+      }
+    }
+  }
+  assert.equal(count, 3 * 7 * 4);
+});
+
+// The AG matrix: replica role × operational state × database state.
+test('AG matrix: primary needs PRIMARY + ONLINE + ONLINE; secondary needs SECONDARY + ONLINE + ONLINE', () => {
+  const ops = ['PENDING_FAILOVER', 'PENDING', 'ONLINE', 'OFFLINE', 'FAILED', 'FAILED_NO_QUORUM', null];
+  const dbStates = ['ONLINE', 'RESTORING', 'RECOVERING', 'RECOVERY_PENDING', 'SUSPECT', 'EMERGENCY', 'OFFLINE', null];
+  let count = 0;
+  for (const agRole of ['PRIMARY', 'SECONDARY', 'RESOLVING', null]) {
+    for (const op of ops) {
+      for (const st of dbStates) {
+        const base = agRole === 'SECONDARY' ? agSecondary() : agPrimary();
+        const facts = { ...base, role_desc: agRole, operational_state_desc: op, state_desc: st };
+        const p = judgeDatabase(facts, settings('primary'));
+        assert.equal(p.pass, agRole === 'PRIMARY' && op === 'ONLINE' && st === 'ONLINE', `primary ${agRole}/${op}/${st}: ${p.reason}`);
+        const sec = judgeDatabase(facts, settings('secondary'));
+        assert.equal(sec.pass, agRole === 'SECONDARY' && op === 'ONLINE' && st === 'ONLINE', `secondary ${agRole}/${op}/${st}: ${sec.reason}`);
+        count++;
+      }
+    }
+  }
+  assert.equal(count, 4 * 7 * 8);
+});
+
+// Database state × Updateability × is_read_only for a standalone database.
+test('standalone matrix: primary needs ONLINE, is_read_only 0 and Updateability READ_WRITE', () => {
+  for (const st of ['ONLINE', 'RESTORING', 'OFFLINE', 'SUSPECT', null]) {
+    for (const up of ['READ_WRITE', 'READ_ONLY', null]) {
+      for (const ro of [false, true, null]) {
+        const facts = standalone({ state_desc: st, updateability: up, is_read_only: ro });
+        const v = judgeDatabase(facts, settings('primary'));
+        assert.equal(v.pass, st === 'ONLINE' && up === 'READ_WRITE' && ro === false, `${st}/${up}/${ro}: ${v.reason}`);
+        const o = judgeDatabase(facts, settings('online'));
+        assert.equal(o.pass, st === 'ONLINE', `online ${st}: ${o.reason}`);
+      }
+    }
+  }
+});
+
+test('several databases: every one must pass; the reason names the first that fails', () => {
+  const s = { ...settings('primary'), databases: ['A', 'B', 'C'] };
+  const ok = (n: string) => ({ ...principal(), requested: n, name: n });
+  const pass = decideRole([ok('A'), ok('B'), ok('C')], s);
+  assert.equal(pass.pass, true);
+  assert.match(pass.reason, /all 3 databases pass/);
+  const one = decideRole([ok('A'), { ...mirror(), requested: 'B', name: 'B' }, ok('C')], s);
+  assert.equal(one.pass, false);
+  assert.match(one.reason, /^database "B": mirroring role is MIRROR/);
+  assert.deepEqual(one.databases.map((d) => d.pass), [true, false, true]);
+});
+
+test('a partial answer fails (fewer facts than databases, or in another order)', () => {
+  const s = { ...settings('primary'), databases: ['A', 'B'] };
+  const a = { ...principal(), requested: 'A' };
+  const b = { ...principal(), requested: 'B' };
+  assert.equal(decideRole([a], s).pass, false);
+  assert.match(decideRole([a], s).reason, /covers 1 of 2/);
+  assert.equal(decideRole([b, a], s).pass, false);
+  assert.equal(decideRole([], { ...s, databases: [] }).pass, false);
+  assert.equal(decideRole([a, b], s).pass, true);
+});
