@@ -40,7 +40,7 @@ function finish(o: Outcome): never {
   done = true;
   const s = settings!;
   if (s.verbose) for (const line of verboseLines(o, s)) write(2, oneLine(line) + '\n');
-  if (s.json) write(1, scrub(jsonReport(o, s), s.password) + '\n');
+  if (s.json) write(1, jsonReport(o, s) + '\n');
   if (s.logFile !== undefined) {
     try {
       appendFileSync(s.logFile, oneLine(logLine(o, s, new Date())) + '\n', { mode: 0o640 });

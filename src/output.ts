@@ -29,6 +29,17 @@ export function scrub(text: string, password: string | undefined): string {
   return password ? text.split(password).join('***') : text;
 }
 
+/** scrub() every string inside a value (object keys are ours and stay as they are). */
+export function scrubDeep<T>(value: T, password: string | undefined): T {
+  if (!password) return value;
+  if (typeof value === 'string') return scrub(value, password) as T;
+  if (Array.isArray(value)) return value.map((v) => scrubDeep(v, password)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubDeep(v, password)])) as T;
+  }
+  return value;
+}
+
 export function target(s: Pick<Settings, 'host' | 'port' | 'instance'>): string {
   const host = s.host.includes(':') ? `[${s.host}]` : s.host;
   return s.instance !== undefined ? `${host}\\${s.instance}` : `${host}:${s.port}`;
@@ -70,8 +81,9 @@ export function verboseLines(o: Outcome, s: Settings): string[] {
     `${head}: database ${JSON.stringify(d.name)}: ${d.pass ? 'PASS' : 'FAIL'}: ${d.reason} [${factsSummary(d.facts)}] (${ms})`);
 }
 
+/** The --json object, with the password scrubbed from every string in it. */
 export function jsonReport(o: Outcome, s: Settings): string {
-  return JSON.stringify({
+  return JSON.stringify(scrubDeep({
     verdict: o.pass ? 'pass' : 'fail',
     exitCode: o.exitCode,
     reason: o.reason,
@@ -82,7 +94,7 @@ export function jsonReport(o: Outcome, s: Settings): string {
     databases: o.databases.map((d) => ({ name: d.name, pass: d.pass, reason: d.reason, facts: d.facts ?? null })),
     timings: o.timings,
     version: pkg.version,
-  });
+  }, s.password));
 }
 
 export function logLine(o: Outcome, s: Settings, now: Date): string {
