@@ -49,3 +49,12 @@ clean:
 # also the fetched Node.js binaries and npm packages
 distclean: clean
 	rm -rf .cache node_modules
+
+# Real SQL Server 2022 in Docker (a mirrored pair, an availability group): the scenarios of
+# test/scenarios/cases.ts with the built binary. Needs a Docker engine; not part of `make test`,
+# not run in CI. See test/docker/README.md.
+.PHONY: test-docker
+test-docker:
+	@test/docker/engine-check.sh
+	@$(MAKE) --no-print-directory all
+	$(NODE) test/docker/run.ts

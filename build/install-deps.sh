@@ -10,6 +10,7 @@ pkgs=(
   keepalived haproxy                  # real peers
   dpkg-dev fakeroot lintian rpm man-db groff-base   # packages
   python3 python3-pymssql             # benchmark reference
+  docker-compose python3-yaml shellcheck   # static checks of the SQL Server 2022 docker harness
 )
 need=()
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
