@@ -12,7 +12,7 @@ export interface Hostile {
 const b = (s: string) => Buffer.from(s, 'utf8');
 
 /** Values for any option; argv cannot carry NUL, so NUL appears only in the config-file cases. */
-export const HOSTILE_VALUES: Hostile[] = [
+export const HOSTILE_TEXT: Hostile[] = [
   { label: 'empty', bytes: b('') },
   { label: 'long 100k', bytes: b('x'.repeat(100_000)) },
   { label: 'long 300', bytes: b('y'.repeat(300)) },
@@ -24,6 +24,15 @@ export const HOSTILE_VALUES: Hostile[] = [
   { label: 'bidi override', bytes: b('\u202eevil') },
   { label: 'invalid UTF-8', bytes: Buffer.from([0xff, 0xfe, 0xc0, 0x80, 0xed, 0xa0, 0x80, 0x61]) },
   { label: 'lone continuation bytes', bytes: Buffer.from([0x80, 0x80, 0xbf]) },
+  { label: 'option-like', bytes: b('--json') },
+  { label: 'format string', bytes: b('%s%n%x%p') },
+  { label: 'shell', bytes: b('$(id)`id`${HOME}') },
+  { label: 'SQL', bytes: b("appdb'; DROP DATABASE appdb;--]") },
+  { label: 'path traversal', bytes: b('../../../../etc/shadow') },
+];
+
+/** Values that look like numbers but are not valid ones here (for the numeric options). */
+export const HOSTILE_NUMBERS: Hostile[] = [
   { label: 'huge integer', bytes: b('99999999999999999999999999999999') },
   { label: 'huge exponent', bytes: b('1e400') },
   { label: 'tiny exponent', bytes: b('1e-400') },
@@ -37,12 +46,10 @@ export const HOSTILE_VALUES: Hostile[] = [
   { label: 'Infinity', bytes: b('Infinity') },
   { label: '2^53+1', bytes: b('9007199254740993') },
   { label: '2^32+1', bytes: b('4294967297') },
-  { label: 'option-like', bytes: b('--json') },
-  { label: 'format string', bytes: b('%s%n%x%p') },
-  { label: 'shell', bytes: b('$(id)`id`${HOME}') },
-  { label: 'SQL', bytes: b("appdb'; DROP DATABASE appdb;--]") },
-  { label: 'path traversal', bytes: b('../../../../etc/shadow') },
+  { label: 'fraction', bytes: b('2.5') },
 ];
+
+export const NUMERIC_OPTIONS = ['port', 'timeout', 'weight', 'max-lag'] as const;
 
 /** Options that take a value (hostile values go there); --config and --password-file are files. */
 export const VALUE_OPTIONS = [
