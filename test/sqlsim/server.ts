@@ -600,6 +600,7 @@ class Connection {
 
   private attention(): void {
     this.sim.stats.attentions++;
+    this.sim.log(`${this.name}: ATTENTION (${this.pendingReply ? 'cancels the pending reply' : 'nothing pending'})`);
     if (this.state === 'stalled' || this.state === 'closed') return;
     if (this.pendingReply) {
       this.pendingReply.cancel(); // the request's handler sends the acknowledgement
@@ -636,7 +637,13 @@ class Connection {
       throw err;
     }
     const payload = Buffer.concat([...prefix, body]);
-    if (await this.delayReply()) return this.sendAttentionAck();
+    if (await this.delayReply()) {
+      // Cancelled before any reply: the request's (cut short) response, then the acknowledgement in
+      // a message of its own — two messages, as SQL Server sends them and tedious expects.
+      const end = message.type === PacketType.RPC ? T.Token.DONEPROC : T.Token.DONE;
+      this.send(PacketType.TABULAR_RESULT, T.done(end, T.DoneStatus.FINAL, T.CurCmd.NONE, 0), 'query');
+      return this.sendAttentionAck();
+    }
     if (this.state !== 'ready') return;
 
     if (f?.name === 'garbage' && (f.phase ?? 'query') === 'query') return this.sendGarbage();

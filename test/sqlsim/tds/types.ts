@@ -50,6 +50,7 @@ export const TypeId = {
 export const DEFAULT_COLLATION = Buffer.from([0x09, 0x04, 0xd0, 0x00, 0x34]);
 
 const NVARCHAR_MAX_CHARS = 4000;
+const VARCHAR_MAX_BYTES = 8000;
 const VARIANT_MAX_LENGTH = 8016;
 const MS_PER_DAY = 86_400_000;
 const EPOCH_1900 = Date.UTC(1900, 0, 1);
@@ -90,6 +91,25 @@ export function typeInfo(column: Column): Buffer {
       b.writeUInt32LE(VARIANT_MAX_LENGTH, 1);
       return b;
     }
+    case 'varchar': {
+      const b = Buffer.alloc(8);
+      b[0] = TypeId.BIGVARCHR;
+      b.writeUInt16LE(Math.min(column.length ?? VARCHAR_MAX_BYTES, VARCHAR_MAX_BYTES), 1);
+      DEFAULT_COLLATION.copy(b, 3);
+      return b;
+    }
+    case 'varbinary': {
+      const b = Buffer.alloc(3);
+      b[0] = TypeId.BIGVARBIN;
+      b.writeUInt16LE(Math.min(column.length ?? VARCHAR_MAX_BYTES, VARCHAR_MAX_BYTES), 1);
+      return b;
+    }
+    case 'numeric': {
+      const precision = column.precision ?? 18;
+      return Buffer.from([TypeId.NUMERICN, numericLength(precision), precision, column.scale ?? 0]);
+    }
+    case 'float':
+      return fixed ? Buffer.from([TypeId.FLT8]) : Buffer.from([TypeId.FLTN, 8]);
   }
   throw new Error(`column ${column.name}: no TDS encoding for type ${String(column.type)}`);
 }
@@ -101,6 +121,8 @@ export function encodeValue(column: Column, value: Value): Buffer {
     if (fixed) throw new Error(`NULL in NOT NULL column ${column.name}`);
     switch (column.type) {
       case 'nvarchar':
+      case 'varchar':
+      case 'varbinary':
         return Buffer.from([0xff, 0xff]);
       case 'sql_variant':
         return Buffer.alloc(4);
@@ -134,8 +156,62 @@ export function encodeValue(column: Column, value: Value): Buffer {
     }
     case 'sql_variant':
       return variant(value);
+    case 'varchar':
+    case 'varbinary': {
+      const data = column.type === 'varbinary' ? binary(value) : Buffer.from(String(value), 'latin1');
+      const max = Math.min(column.length ?? VARCHAR_MAX_BYTES, VARCHAR_MAX_BYTES);
+      if (data.length > max) throw new Error(`value of ${column.name} longer than ${column.type}(${max})`);
+      const len = Buffer.alloc(2);
+      len.writeUInt16LE(data.length);
+      return Buffer.concat([len, data]);
+    }
+    case 'numeric': {
+      const precision = column.precision ?? 18;
+      const scaled = scaledInteger(value, column.scale ?? 0, column.name);
+      const size = numericLength(precision);
+      const b = Buffer.alloc(size + 1);
+      b[0] = size;
+      b[1] = scaled < 0n ? 0 : 1;
+      let magnitude = scaled < 0n ? -scaled : scaled;
+      for (let i = 2; i <= size; i++) {
+        b[i] = Number(magnitude & 0xffn);
+        magnitude >>= 8n;
+      }
+      if (magnitude !== 0n) throw new Error(`value of ${column.name} does not fit numeric(${precision})`);
+      return b;
+    }
+    case 'float': {
+      const b = Buffer.alloc(8);
+      b.writeDoubleLE(Number(value));
+      return withLength(b);
+    }
   }
   throw new Error(`column ${column.name}: no TDS encoding for type ${String(column.type)}`);
+}
+
+/** Bytes of a NUMERICN value (sign included) for a precision (MS-TDS 2.2.5.5.1.6). */
+function numericLength(precision: number): number {
+  return precision <= 9 ? 5 : precision <= 19 ? 9 : precision <= 28 ? 13 : 17;
+}
+
+/** The value times 10^scale as an exact integer; strings and bigints keep digits a double would lose. */
+function scaledInteger(value: Value, scale: number, name: string): bigint {
+  const factor = 10n ** BigInt(scale);
+  if (typeof value === 'bigint') return value * factor;
+  if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value) * factor;
+  if (typeof value === 'number') return BigInt(Math.round(value * 10 ** scale));
+  const m = /^\s*([+-]?)(\d*)(?:\.(\d*))?\s*$/.exec(String(value));
+  if (!m || (m[2] === '' && !m[3])) throw new Error(`column ${name}: ${String(value)} is not a number`);
+  const fraction = (m[3] ?? '').padEnd(scale, '0').slice(0, scale);
+  const n = BigInt((m[2] || '0') + fraction);
+  return m[1] === '-' ? -n : n;
+}
+
+function binary(value: Value): Buffer {
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const text = String(value);
+  if (/^0x[0-9a-fA-F]*$/.test(text)) return Buffer.from(text.slice(2), 'hex');
+  throw new Error(`not binary: ${text.slice(0, 40)}`);
 }
 
 function int(value: Value, bytes: 1 | 2 | 4 | 8, name: string): Buffer {
@@ -223,6 +299,11 @@ function variant(value: Value): Buffer {
     base = TypeId.DATETIME;
     props = Buffer.alloc(0);
     data = datetime(value);
+  } else if (value instanceof Uint8Array) {
+    base = TypeId.BIGVARBIN;
+    data = binary(value);
+    props = Buffer.alloc(2);
+    props.writeUInt16LE(Math.max(data.length, 1));
   } else {
     throw new Error(`no sql_variant base type for ${String(value)}`);
   }
@@ -490,7 +571,7 @@ function decodeScalar(type: ParamType, data: Buffer): Value {
     case TypeId.BIGVARBIN:
     case TypeId.BIGBINARY:
     case TypeId.IMAGE:
-      return '0x' + data.toString('hex').toUpperCase();
+      return Buffer.from(data);
     case TypeId.SSVARIANT: {
       const r = new Reader(data);
       const base = r.u8();
