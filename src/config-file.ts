@@ -1,6 +1,6 @@
 // The config file ("name = value" per line, long option names, # comments) and the private
 // files that may hold a password: both are refused when group or others can read them.
-import { openSync, fstatSync, readSync, closeSync } from 'node:fs';
+import { openSync, fstatSync, readSync, closeSync, constants } from 'node:fs';
 import { OPTIONS } from './cli-spec.ts';
 import { UsageError } from './errors.ts';
 
@@ -18,25 +18,29 @@ function errnoText(err: unknown): string {
     case 'ENOENT': return 'does not exist';
     case 'EACCES': return 'cannot be read (permission denied)';
     case 'EISDIR': return 'is a directory';
+    case 'ENOTDIR': return 'does not exist (a part of the path is not a directory)';
+    case 'ENAMETOOLONG': return 'has too long a name';
+    case 'ELOOP': return 'cannot be opened (too many symbolic links)';
     default: return `cannot be read (${code ?? String(err)})`;
   }
 }
 
 /**
- * Read a file that may hold a secret. Like ssh and libpq, refuse it when group or others have any
- * access, so a password never sits in a world-readable file by accident.
+ * Read a regular file whole. Opened non-blocking, so a FIFO nobody writes to is refused instead of
+ * hanging the check; devices and directories are refused too.
  */
-export function readPrivateFile(path: string, what: string): string {
+export function readRegularFile(path: string, what: string, privateFile = false): string {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
     throw new UsageError(`${what} ${path} ${errnoText(err)}`);
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new UsageError(`${what} ${path} is not a regular file`);
-    if ((st.mode & 0o077) !== 0) {
+    // Like ssh and libpq: a file that may hold a secret must be the owner's alone.
+    if (privateFile && (st.mode & 0o077) !== 0) {
       const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
       throw new UsageError(`${what} ${path} is accessible by group or others (mode ${mode}); fix: chmod 600 ${path}`);
     }
@@ -55,6 +59,11 @@ export function readPrivateFile(path: string, what: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/** A file that may hold a secret: refused when group or others have any access to it. */
+export function readPrivateFile(path: string, what: string): string {
+  return readRegularFile(path, what, true);
 }
 
 /** The password file holds the password on its first line; the line end is not part of it. */

@@ -1,6 +1,6 @@
 // The process: options → settings → check → output → exit code, under one hard deadline.
 // Exit codes are only 0 (pass), 1 (anything else) and N+2 (a pass with --weight N).
-import { writeSync, appendFileSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { collect } from './options.ts';
 import { toSettings } from './settings.ts';
@@ -41,11 +41,11 @@ function finish(o: Outcome): never {
   const s = settings!;
   if (s.verbose) for (const line of verboseLines(o, s)) write(2, oneLine(line) + '\n');
   if (s.json) write(1, jsonReport(o, s) + '\n');
-  if (s.logFile !== undefined) {
+  if (s.logFd !== undefined) {
     try {
-      appendFileSync(s.logFile, oneLine(logLine(o, s, new Date())) + '\n', { mode: 0o640 });
-    } catch (err) {
-      write(2, oneLine(`mssql-role-check: cannot append to --log-file ${s.logFile}: ${(err as NodeJS.ErrnoException).code ?? err}`) + '\n');
+      writeSync(s.logFd, oneLine(logLine(o, s, new Date())) + '\n');
+    } catch {
+      // opened fine, so the path is right; a full disk must not change the verdict
     }
   }
   exit(o.exitCode, o.pass);

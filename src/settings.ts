@@ -1,11 +1,11 @@
 // Raw values → one validated, typed Settings. Every problem is a UsageError naming the option (or
 // the config file and line) and what is wrong; no network, no SQL driver.
 import { isIP } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { openSync, fstatSync, closeSync, constants } from 'node:fs';
 import { domainToASCII } from 'node:url';
 import { OPTIONS } from './cli-spec.ts';
 import { UsageError } from './errors.ts';
-import { readPasswordFile } from './config-file.ts';
+import { readPasswordFile, readRegularFile } from './config-file.ts';
 import type { Given } from './options.ts';
 
 export type Role = 'primary' | 'secondary' | 'mirror' | 'online';
@@ -39,6 +39,8 @@ export interface Settings {
   verbose: boolean;
   json: boolean;
   logFile?: string;
+  /** --log-file, opened for appending while the options are checked, so a bad path is a bad option */
+  logFd?: number;
 }
 
 /** A value shown in a message: quoted, short, one line. */
@@ -145,11 +147,11 @@ export function toSettings(values: Map<string, Given[]>): Settings {
     if (trustServerCertificate) fail(one('ca-file')!, '--ca-file and --trust-server-certificate exclude each other');
     if (encrypt === 'off') fail(one('ca-file')!, 'needs --encrypt on or strict (with --encrypt off there is no TLS)');
     try {
-      ca = readFileSync(caFile, 'utf8');
+      ca = readRegularFile(caFile, 'CA file');
     } catch (err) {
-      fail(one('ca-file')!, `${caFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`);
+      fail(one('ca-file')!, (err as Error).message);
     }
-    if (!ca!.includes('-----BEGIN CERTIFICATE-----')) fail(one('ca-file')!, `${caFile} holds no PEM certificate`);
+    if (!ca!.includes('-----BEGIN CERTIFICATE-----')) fail(one('ca-file')!, `CA file ${caFile} holds no PEM certificate`);
   }
 
   const applicationName = text('application-name') ?? OPTIONS.find((o) => o.name === 'application-name')!.default!;
@@ -212,10 +214,31 @@ export function toSettings(values: Map<string, Given[]>): Settings {
     weight = Number(v);
   }
 
+  const logFile = text('log-file');
+  let logFd: number | undefined;
+  if (logFile !== undefined) logFd = openLogFile(logFile, one('log-file')!);
+
   return {
     host, port, instance, user, password, domain,
     encrypt, trustServerCertificate, caFile, ca, applicationName, timeoutMs,
     databases, role, mirroringStates, maxLagSeconds, requireHa, maintenanceFile, weight,
-    verbose: flag('verbose'), json: flag('json'), logFile: text('log-file'),
+    verbose: flag('verbose'), json: flag('json'), logFile, logFd,
   };
+}
+
+/** Open the log file for appending (created 0640); a FIFO or a directory is refused, never waited on. */
+function openLogFile(path: string, g: Given): number {
+  const shown = path.length > 200 ? path.slice(0, 200) + '…' : path;
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK | constants.O_NOCTTY, 0o640);
+  } catch (err) {
+    throw new UsageError(`${g.origin}: ${shown} cannot be opened for appending (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile() && !st.isCharacterDevice()) {
+    closeSync(fd);
+    throw new UsageError(`${g.origin}: ${shown} is not a regular file`);
+  }
+  return fd;
 }

@@ -91,7 +91,8 @@ const GOOD: Record<string, (s: Settings) => void> = {
     assert.equal(s.weight, 100);
     assert.equal(s.verbose, false);
     assert.equal(s.json, true);
-    assert.equal(s.logFile, '/var/log/mssql-role-check.log');
+    assert.equal(s.logFile, join(dir, 'check.log'));
+    assert.equal(typeof s.logFd, 'number', 'the log file is opened while the options are checked');
   },
   'crlf-secondary.conf': (s) => {
     assert.equal(s.host, '10.0.0.12');
@@ -120,7 +121,7 @@ for (const [name, check] of Object.entries(GOOD)) {
 }
 
 // bad file → the message (after "<file> line N: " where a line is involved)
-const BAD: Record<string, string | RegExp> = {
+const BAD: Record<string, RegExp> = {
   'unknown-key.conf': /line 3: unknown setting "hots"$/,
   'missing-equals.conf': /line 1: expected "name = value"$/,
   'duplicate-key.conf': /line 3: "host" is already set on line 1$/,
@@ -185,6 +186,23 @@ test('password file readable by group or others is refused; 0600 is read, first 
   assert.match(problem(['--config', join(dir, 'missing.conf')]), /^config file .*missing\.conf does not exist$/);
 });
 
+test('binary: a FIFO as config, password, CA or log file is refused at once, never waited on', () => {
+  const fifo = join(dir, 'fifo');
+  spawnSync('mkfifo', [fifo]);
+  const cases: Array<[string[], RegExp]> = [
+    [['--config', fifo], /config file .*fifo is not a regular file/],
+    [[...BASE, '--password-file', fifo], /password file .*fifo is not a regular file/],
+    [[...BASE, '--encrypt', 'on', '--ca-file', fifo], /CA file .*fifo is not a regular file/],
+    [[...BASE, '--log-file', fifo], /--log-file: .*fifo cannot be opened for appending \(ENXIO\)/],
+  ];
+  for (const [args, message] of cases) {
+    const r = spawnSync(BIN_X64, args, { encoding: 'utf8', timeout: 5_000, env: { MSSQL_PASSWORD: 'x1' } });
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.error ?? r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1);
+  }
+});
+
 // ---------------------------------------------------------------- bad option values
 const BAD_OPTIONS: Array<[string, string[], Env, string | RegExp]> = [
   ['no host', ['--user', 'm', '-d', 'Sales'], ENV, /^no server to check/],
@@ -215,7 +233,10 @@ const BAD_OPTIONS: Array<[string, string[], Env, string | RegExp]> = [
   ['trust with strict', [...BASE, '--encrypt', 'strict', '--trust-server-certificate'], ENV, 'always verifies the server certificate; give --ca-file'],
   ['ca-file with trust', [...BASE, '--encrypt', 'on', '--trust-server-certificate', '--ca-file', '/x.pem'], ENV, 'exclude each other'],
   ['ca-file with encrypt off', [...BASE, '--ca-file', '/x.pem'], ENV, 'needs --encrypt on or strict'],
-  ['ca-file missing', [...BASE, '--encrypt', 'on', '--ca-file', '/nonexistent/ca.pem'], ENV, 'cannot be read (ENOENT)'],
+  ['ca-file missing', [...BASE, '--encrypt', 'on', '--ca-file', '/nonexistent/ca.pem'], ENV, '--ca-file: CA file /nonexistent/ca.pem does not exist'],
+  ['ca-file a directory', [...BASE, '--encrypt', 'on', '--ca-file', '/'], ENV, 'is not a regular file'],
+  ['log-file in a missing directory', [...BASE, '--log-file', '/nonexistent/dir/check.log'], ENV, '--log-file: /nonexistent/dir/check.log cannot be opened for appending (ENOENT)'],
+  ['log-file a directory', [...BASE, '--log-file', '/tmp'], ENV, 'cannot be opened for appending (EISDIR)'],
   ['timeout 0', [...BASE, '--timeout', '0'], ENV, '--timeout: expected seconds greater than 0'],
   ['timeout negative', [...BASE, '-t', '-1'], ENV, 'not "-1"'],
   ['timeout non-numeric', [...BASE, '--timeout', 'abc'], ENV, 'not "abc"'],
