@@ -1,5 +1,11 @@
-// Two load-balancer "hosts" as network namespaces joined by a veth pair. Names carry a random tag
-// so parallel runs never collide; destroy() (and a process-exit hook) deletes them whatever happened.
+// Two load-balancer "hosts" as network namespaces joined by a veth pair, and a third namespace for
+// the SQL Servers, with a link to each load balancer:
+//
+//   lb-a 10.213.0.1 ──veth── 10.213.0.2 lb-b          (VRRP, unicast; the VIP 10.213.0.100)
+//   lb-a 10.213.1.1 ──veth── 10.213.1.2 sql 10.213.2.2 ──veth── 10.213.2.1 lb-b
+//
+// Names carry a random tag so parallel runs never collide; destroy() (and a process-exit hook)
+// deletes them whatever happened.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { uniqueTag } from './harness.ts';
 
@@ -14,6 +20,8 @@ export interface LbPair {
   b: LbHost;
   vip: string;
   prefix: number;
+  /** the SQL Servers' namespace and the address each load balancer reaches it at */
+  sql: { ns: string; forA: string; forB: string };
   destroy(): void;
 }
 
@@ -35,28 +43,45 @@ export function createLbPair(): LbPair {
   const tag = uniqueTag();
   const a: LbHost = { ns: `mrc-lb-a-${tag}`, dev: `mrca${tag}`, ip: '10.213.0.1' };
   const b: LbHost = { ns: `mrc-lb-b-${tag}`, dev: `mrcb${tag}`, ip: '10.213.0.2' };
+  const sqlNs = `mrc-sql-${tag}`;
+  const links: [LbHost, string, string, string][] = [
+    // [lb host, lb side device, sql side device, subnet]
+    [a, `mrcsa${tag}`, `mrcqa${tag}`, '10.213.1'],
+    [b, `mrcsb${tag}`, `mrcqb${tag}`, '10.213.2'],
+  ];
+  const namespaces = [a.ns, b.ns, sqlNs];
   const pair: LbPair = {
     a, b, vip: '10.213.0.100', prefix: 24,
+    sql: { ns: sqlNs, forA: '10.213.1.2', forB: '10.213.2.2' },
     destroy() {
-      for (const h of [a, b]) {
-        spawnSync('ip', ['netns', 'delete', h.ns], { timeout: 5000 });
-        created.delete(h.ns);
+      for (const ns of namespaces) {
+        spawnSync('ip', ['netns', 'delete', ns], { timeout: 5000 });
+        created.delete(ns);
       }
-      // the veth pair goes with its namespaces; this covers a failure before the move
-      spawnSync('ip', ['link', 'delete', a.dev], { timeout: 5000, stdio: 'ignore' });
+      // veth pairs go with their namespaces; this covers a failure before the move
+      for (const dev of [a.dev, ...links.map((l) => l[1])]) spawnSync('ip', ['link', 'delete', dev], { timeout: 5000, stdio: 'ignore' });
     },
   };
   try {
-    for (const h of [a, b]) {
-      ip(['netns', 'add', h.ns]);
-      created.add(h.ns);
+    for (const ns of namespaces) {
+      ip(['netns', 'add', ns]);
+      created.add(ns);
+      ip(['-n', ns, 'link', 'set', 'lo', 'up']);
     }
     ip(['link', 'add', a.dev, 'type', 'veth', 'peer', 'name', b.dev]);
     for (const h of [a, b]) {
       ip(['link', 'set', h.dev, 'netns', h.ns]);
       ip(['-n', h.ns, 'addr', 'add', `${h.ip}/${pair.prefix}`, 'dev', h.dev]);
       ip(['-n', h.ns, 'link', 'set', h.dev, 'up']);
-      ip(['-n', h.ns, 'link', 'set', 'lo', 'up']);
+    }
+    for (const [h, lbDev, sqlDev, net] of links) {
+      ip(['link', 'add', lbDev, 'type', 'veth', 'peer', 'name', sqlDev]);
+      ip(['link', 'set', lbDev, 'netns', h.ns]);
+      ip(['link', 'set', sqlDev, 'netns', sqlNs]);
+      ip(['-n', h.ns, 'addr', 'add', `${net}.1/24`, 'dev', lbDev]);
+      ip(['-n', sqlNs, 'addr', 'add', `${net}.2/24`, 'dev', sqlDev]);
+      ip(['-n', h.ns, 'link', 'set', lbDev, 'up']);
+      ip(['-n', sqlNs, 'link', 'set', sqlDev, 'up']);
     }
   } catch (e) {
     pair.destroy();

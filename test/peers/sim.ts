@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, BIN_X64, NODE } from '../helpers/paths.ts';
 import type { Scenario } from '../sqlsim/types.ts';
-import { Daemon, run, type RunResult } from './harness.ts';
+import { Daemon, run, waitUntil, type RunResult } from './harness.ts';
 
 export const SCENARIOS = join(ROOT, 'test/sqlsim/scenarios');
 export const SIM_CLI = join(ROOT, 'test/sqlsim/cli.ts');
@@ -48,31 +48,39 @@ export async function runCheck(opts: {
   return r;
 }
 
-/** A simulator CLI process, optionally inside a network namespace, controlled through its stdin. */
+/**
+ * A simulator CLI process (optionally inside a network namespace) controlled through its stdin:
+ * one server, or a mirrored pair (`partner`) that the `failover` command swaps.
+ */
 export class SimProcess {
   readonly daemon: Daemon;
-  host = '';
-  port = 0;
+  /** host:port of each server, in the order a, b */
+  readonly listening: { host: string; port: number }[] = [];
 
   private constructor(daemon: Daemon) { this.daemon = daemon; }
 
-  static async start(opts: { scenario: string; host: string; port: number; netns?: string; name: string }): Promise<SimProcess> {
+  static async start(opts: { scenario: string; host: string; port: number; partner?: { scenario: string; port: number };
+    netns?: string; name: string }): Promise<SimProcess> {
     const cli = [NODE, SIM_CLI, '--scenario', opts.scenario, '--host', opts.host, '--port', String(opts.port), '--control', 'stdin'];
+    if (opts.partner) cli.push('--partner-scenario', opts.partner.scenario, '--partner-port', String(opts.partner.port));
     const [cmd, ...args] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...cli] : cli;
     const sim = new SimProcess(new Daemon(opts.name, cmd, args, { PATH: process.env.PATH }));
-    const m = await sim.daemon.waitForOutput(/listening (\S+):(\d+)/, 15_000);
-    sim.host = m[1];
-    sim.port = Number(m[2]);
+    const want = opts.partner ? 2 : 1;
+    await waitUntil(`${opts.name} to listen`, () => {
+      if (!sim.daemon.running) throw new Error(`${opts.name} exited:\n${sim.daemon.tail()}`);
+      return [...sim.daemon.output.matchAll(/^listening (\S+):(\d+)$/gm)].length >= want;
+    }, 20_000, 25);
+    for (const m of sim.daemon.output.matchAll(/^listening (\S+):(\d+)$/gm)) sim.listening.push({ host: m[1], port: Number(m[2]) });
     return sim;
   }
 
-  /** Send one control command and wait for its acknowledgement line. */
-  async control(command: string): Promise<void> {
+  /** Send one control command and wait for its answer line ("ok…" or "error…"). */
+  async control(command: string): Promise<string> {
     const from = this.daemon.output.length;
     this.daemon.write(command + '\n');
-    await this.daemon.waitForOutput(/^(ok|error)\b.*$/m, 5_000, from).then((m) => {
-      if (m[1] === 'error') throw new Error(`${this.daemon.name}: "${command}" → ${m[0]}`);
-    });
+    const m = await this.daemon.waitForOutput(/^(ok|error)\b.*$/m, 5_000, from);
+    if (m[1] === 'error') throw new Error(`${this.daemon.name}: "${command}" → ${m[0]}`);
+    return m[0];
   }
 
   stop(): Promise<void> { return this.daemon.stop(); }

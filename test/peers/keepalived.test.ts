@@ -1,0 +1,123 @@
+// keepalived for real: two load-balancer hosts as network namespaces joined by a veth pair, each
+// running keepalived with one vrrp_instance whose vrrp_script runs the built check against "its"
+// SQL Server: a simulated mirrored pair in a third namespace, reached over a link of its own
+// (see netns.ts). The virtual IP must sit on the host whose server is principal, move after a
+// failover, and move after the principal stops answering.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN_X64 } from '../helpers/paths.ts';
+import { tempDir, waitUntil, writePrivate, fmtMs, type Daemon } from './harness.ts';
+import { createLbPair, addressesOf, canCreateNetns, namespaceExists, type LbPair } from './netns.ts';
+import { startKeepalived, type VrrpSettings } from './keepalived.ts';
+import { SimProcess, SCENARIOS, DATABASE, LOGIN, loadScenario, passwordOf } from './sim.ts';
+
+const INTERVAL = 1; // vrrp_script interval, seconds
+const ADVERT = 1; // VRRP advert_int, seconds
+const CHECK_TIMEOUT = 1; // the check's own --timeout
+/** "within a few intervals": fall/rise detection + VRRP master-down time (3 adverts) + slack */
+const MOVE_LIMIT_MS = 10_000;
+
+const netns = canCreateNetns();
+const skip = netns.ok ? false : `needs root to create network namespaces (${netns.why})`;
+if (skip) console.log(`# SKIPPED keepalived VRRP test: ${skip}`);
+
+let pair: LbPair | undefined;
+let tmp: ReturnType<typeof tempDir>;
+const daemons: Daemon[] = [];
+let sims: SimProcess | undefined;
+/** every VIP sample: both hosts holding it at once would be a split brain */
+const overlaps: string[] = [];
+
+before(async () => {
+  if (skip) return;
+  assert.ok(existsSync(BIN_X64), `${BIN_X64} is missing; run make first`);
+  tmp = tempDir('mrc-keepalived');
+  pair = createLbPair();
+  console.log(`# IPVS: ${existsSync('/proc/net/ip_vs') ? 'present' : 'absent from this kernel'} — keepalived's MISC_CHECK drives IPVS, ` +
+    'so this test runs the check through vrrp_script (MISC_CHECK snippets are validated in examples.test.ts)');
+  // the mirrored pair: server a (principal) on port 1433, server b (mirror) on 1434
+  sims = await SimProcess.start({ name: 'sqlsim pair', netns: pair.sql.ns, host: '0.0.0.0',
+    scenario: join(SCENARIOS, 'principal.json'), port: 1433, partner: { scenario: join(SCENARIOS, 'mirror.json'), port: 1434 } });
+  daemons.push(sims.daemon);
+  const target = { a: `host = ${pair.sql.forA}\nport = 1433`, b: `host = ${pair.sql.forB}\nport = 1434` };
+  const password = passwordOf(loadScenario('principal'));
+  const common = { vip: pair.vip, prefix: pair.prefix, interval: INTERVAL, scriptTimeout: CHECK_TIMEOUT + 2, fall: 1, rise: 1,
+    advertInt: ADVERT, routerId: 51 };
+  for (const [name, self, peer] of [['a', pair.a, pair.b], ['b', pair.b, pair.a]] as const) {
+    const conf = join(tmp.dir, `check-${name}.conf`);
+    writePrivate(conf, `${target[name]}\ndatabase = ${DATABASE}\nuser = ${LOGIN}\npassword = ${password}\n` +
+      `timeout = ${CHECK_TIMEOUT}\nrole = primary\n`);
+    const s: VrrpSettings = { ...common, self, peer, script: `${BIN_X64} --config ${conf}` };
+    daemons.push(startKeepalived(tmp.dir, name, s));
+  }
+});
+
+after(async () => {
+  await Promise.all(daemons.map((d) => d.stop()));
+  if (pair) {
+    pair.destroy();
+    assert.ok(!namespaceExists(pair.a.ns) && !namespaceExists(pair.b.ns), 'namespaces left behind');
+  }
+  tmp?.remove();
+});
+
+type Where = 'a' | 'b' | 'none' | 'both';
+function vipIsOn(): Where {
+  const a = addressesOf(pair!.a).includes(pair!.vip);
+  const b = addressesOf(pair!.b).includes(pair!.vip);
+  const w: Where = a && b ? 'both' : a ? 'a' : b ? 'b' : 'none';
+  if (w === 'both') overlaps.push(new Date().toISOString());
+  return w;
+}
+
+async function vipSettlesOn(want: Where, what: string): Promise<number> {
+  try {
+    const ms = await waitUntil(`the VIP on ${want} (${what})`, () => vipIsOn() === want, MOVE_LIMIT_MS + 10_000, 50);
+    // and it stays there: no flapping over the next two check intervals
+    const until = performance.now() + 2 * INTERVAL * 1000;
+    while (performance.now() < until) {
+      assert.equal(vipIsOn(), want, `the VIP left ${want} again (${what})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return ms;
+  } catch (e) {
+    for (const d of daemons) console.log(`--- ${d.name}:\n${d.tail(25)}`);
+    throw e;
+  }
+}
+
+test('the VIP sits on the host whose SQL Server is principal', { skip }, async () => {
+  const ms = await vipSettlesOn('a', 'start: A principal, B mirror');
+  console.log(`# keepalived: VIP on host A (principal) ${fmtMs(ms)} after the test started watching`);
+});
+
+test('after a failover the VIP moves to the new principal within a few intervals', { skip }, async () => {
+  const t0 = performance.now();
+  await sims!.control('failover');
+  const ms = await vipSettlesOn('b', 'after failover: B principal');
+  const total = performance.now() - t0;
+  console.log(`# keepalived: VIP moved A → B ${fmtMs(ms)} after the failover ` +
+    `(vrrp_script interval ${INTERVAL} s, fall 1, rise 1, advert_int ${ADVERT} s)`);
+  assert.ok(total < MOVE_LIMIT_MS, `the move took ${fmtMs(total)}, more than ${fmtMs(MOVE_LIMIT_MS)}`);
+});
+
+test('when the principal stops answering and the mirror takes over, the VIP follows', { skip }, async () => {
+  // B (principal) goes silent: the check there hits its deadline. A's server becomes principal,
+  // as a witness would make it (automatic failover).
+  const t0 = performance.now();
+  await sims!.control('fault black-hole b');
+  const gone = await waitUntil('B to give up the VIP', () => vipIsOn() !== 'b', MOVE_LIMIT_MS + 10_000, 50);
+  console.log(`# keepalived: VIP left silent host B ${fmtMs(gone)} after it stopped answering (check --timeout ${CHECK_TIMEOUT} s)`);
+  assert.equal(vipIsOn(), 'none', 'with B silent and A still mirror, no host may hold the VIP');
+  const t1 = performance.now();
+  await sims!.control('failover');
+  const ms = await vipSettlesOn('a', 'B silent, A principal');
+  console.log(`# keepalived: VIP on A ${fmtMs(ms)} after A became principal; ${fmtMs(performance.now() - t0)} after B went silent`);
+  assert.ok(performance.now() - t1 < MOVE_LIMIT_MS + 2 * INTERVAL * 1000);
+});
+
+test('the VIP was never on both hosts at once', { skip }, () => {
+  assert.deepEqual(overlaps, [], 'split brain: both hosts held the VIP');
+});
