@@ -3,7 +3,7 @@
 // built binary. Brings each stack up, waits until the servers answer, runs the scenarios of that
 // stack, and tears it down, also on failure or Ctrl-C. See README.md.
 //
-//   node test/docker/run.ts [--only mirroring|ag|standalone] [--scenario SUBSTRING] [--keep]
+//   node test/docker/run.ts [--only mirroring|ag] [--scenario SUBSTRING] [--keep]
 //
 // The passwords are made here at run time and written to a 0600 env file in a temporary folder
 // that compose hands to the containers; nothing secret is committed or put on an argv.
@@ -30,7 +30,7 @@ export const runner = runScenario;
 
 /** A compose stack and the scenarios that run on it. */
 export interface Stack {
-  name: 'mirroring' | 'ag' | 'standalone';
+  name: 'mirroring' | 'ag';
   profile?: string;
   servers: string[];
   setup: string;
@@ -38,14 +38,15 @@ export interface Stack {
 }
 
 export const STACKS: readonly Stack[] = [
-  { name: 'mirroring', servers: ['sqla', 'sqlb'], setup: 'mirroring-setup', kinds: ['mirroring'] },
-  { name: 'ag', profile: 'ag', servers: ['ag1', 'ag2'], setup: 'ag-setup', kinds: ['ag'] },
-  { name: 'standalone', profile: 'standalone', servers: ['solo'], setup: 'standalone-setup', kinds: ['standalone'] },
+  // salesdb, the standalone scenarios' database, lives on sqla, in neither mirroring nor an AG
+  { name: 'mirroring', servers: ['sqla', 'sqlb'], setup: 'mirroring-setup', kinds: ['mirroring', 'standalone'] },
+  { name: 'ag', profile: 'ag', servers: ['sqlag1', 'sqlag2'], setup: 'ag-setup', kinds: ['ag'] },
 ];
 
 export interface Secrets {
   sa: string;
   monitor: string;
+  monitorFull: string;
   dbmKey: string;
 }
 
@@ -60,6 +61,7 @@ export function writeEnvFile(dir: string, secrets: Secrets): string {
   writeFileSync(file, [
     `MSSQL_SA_PASSWORD=${secrets.sa}`,
     `MONITOR_PASSWORD=${secrets.monitor}`,
+    `MONITOR_FULL_PASSWORD=${secrets.monitorFull}`,
     `DBM_KEY_PASSWORD=${secrets.dbmKey}`,
   ].join('\n') + '\n', { mode: 0o600 });
   chmodSync(file, 0o600);
@@ -94,7 +96,7 @@ class Compose {
     this.env = {
       ...process.env, MSSQL_ENV_FILE: envFile,
       SQLA_PORT: String(ports.sqla), SQLB_PORT: String(ports.sqlb),
-      AG1_PORT: String(ports.ag1), AG2_PORT: String(ports.ag2), SOLO_PORT: String(ports.solo),
+      SQLAG1_PORT: String(ports.sqlag1), SQLAG2_PORT: String(ports.sqlag2),
     };
   }
 
@@ -125,7 +127,7 @@ class Compose {
 
   /** Remove every container, network and volume of the project (all profiles). Synchronous: also used on a signal. */
   downSync(): void {
-    const all = ['--profile', 'ag', '--profile', 'standalone', 'down', '-v', '--remove-orphans', '-t', '5'];
+    const all = ['--profile', 'ag', 'down', '-v', '--remove-orphans', '-t', '5'];
     spawnSync(this.cmd[0], this.args(all), { env: this.env, stdio: 'inherit', timeout: 180_000 });
   }
 }
@@ -162,6 +164,7 @@ function dockerFactory(compose: Compose, stack: Stack, secrets: Secrets): Topolo
   const endpoint = (server: string): Endpoint => ({ host: '127.0.0.1', port: compose.ports[server] });
   const logins: Record<LoginKind, Credentials> = {
     monitor: { user: 'monitor', password: secrets.monitor },
+    monitor_full: { user: 'monitor_full', password: secrets.monitorFull },
     sysadmin: { user: 'sa', password: secrets.sa },
   };
   const one = async (server: string, text: string): Promise<string | null> => {
@@ -189,9 +192,9 @@ function dockerFactory(compose: Compose, stack: Stack, secrets: Secrets): Topolo
     } else if (kind === 'ag') {
       const [p, s] = await order('SELECT role_desc FROM sys.dm_hadr_availability_replica_states WHERE is_local = 1', 'PRIMARY');
       roles = { primary: p, secondary: s };
-      failover = async () => void (await compose.script(stack, 'ag-failover.sh', ['appag', 'agdb', ...stack.servers]));
+      failover = async () => void (await compose.script(stack, 'ag-failover.sh', ['ag1', 'agdb', ...stack.servers]));
     } else {
-      roles = { standalone: stack.servers[0] };
+      roles = { standalone: 'sqla' };
       failover = async () => {
         throw new Error('a standalone server has no failover');
       };
@@ -221,8 +224,8 @@ async function main(): Promise<number> {
   const stacks = STACKS.filter((s) => !values.only || values.only.includes(s.name));
   const selected = scenarios.filter((s) => !values.scenario || s.name.includes(values.scenario));
   const tmp = mkdtempSync(join(tmpdir(), 'mssql-docker-'));
-  const secrets: Secrets = { sa: makePassword(), monitor: makePassword(), dbmKey: makePassword() };
-  const ports = { sqla: await freePort(), sqlb: await freePort(), ag1: await freePort(), ag2: await freePort(), solo: await freePort() };
+  const secrets: Secrets = { sa: makePassword(), monitor: makePassword(), monitorFull: makePassword(), dbmKey: makePassword() };
+  const ports = { sqla: await freePort(), sqlb: await freePort(), sqlag1: await freePort(), sqlag2: await freePort() };
   const compose = new Compose(writeEnvFile(tmp, secrets), ports);
   let passed = 0;
   let failed = 0;
@@ -277,7 +280,7 @@ async function main(): Promise<number> {
   }
   if (values.keep) {
     console.log(`test-docker: left running; remove with: ${compose.cmd.join(' ')} -p ${compose.project} -f ${COMPOSE_FILE} ` +
-      '--profile ag --profile standalone down -v (with MSSQL_ENV_FILE set to any env file)');
+      '--profile ag down -v (with MSSQL_ENV_FILE set to any env file)');
   }
   console.log(`\nSQL Server 2022 scenarios: ${passed} passed, ${failed} failed`);
   return failed === 0 && passed > 0 ? 0 : 1;

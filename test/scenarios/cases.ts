@@ -5,16 +5,21 @@
 // password file, --json and --timeout. Expected reasons are substrings of what the check reports,
 // so a server whose answers differ from sqlsim's shows up here.
 //
-// Database names: appdb is mirrored (principal/mirror) and is the plain database of the
-// standalone server; agdb is in the availability group.
+// Database names, as in sqlsim's scenario files (test/sqlsim/scenarios/): appdb is mirrored
+// (principal.json, mirror.json), agdb is in the availability group (ag-primary.json,
+// ag-secondary-sync.json), salesdb is in neither (standalone.json).
 
 export type TopologyKind = 'mirroring' | 'ag' | 'standalone';
 
 /** A server of a topology, by the role it held when the topology was made. */
 export type ServerRole = 'principal' | 'mirror' | 'primary' | 'secondary' | 'standalone';
 
-/** monitor: not sysadmin, VIEW SERVER STATE and VIEW ANY DATABASE; sysadmin: sa. */
-export type LoginKind = 'monitor' | 'sysadmin';
+/**
+ * The logins of sqlsim's scenarios, made the same way on the real servers: monitor (not sysadmin;
+ * VIEW SERVER STATE, VIEW ANY DATABASE), monitor_full (also VIEW ANY DEFINITION, without which
+ * sys.availability_groups and sys.availability_replicas show no rows) and sysadmin (sa).
+ */
+export type LoginKind = 'monitor' | 'monitor_full' | 'sysadmin';
 
 export interface Endpoint {
   host: string;
@@ -128,10 +133,12 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'standalone: ONLINE READ_WRITE passes, and fails once the database is taken offline',
     topology: 'standalone',
     steps: [
-      check({ server: 'standalone', argv: ['--database', 'appdb'], exit: 0 }),
-      check({ server: 'standalone', argv: ['--database', 'appdb', '--require-ha'], exit: 1, reason: 'neither mirrored nor in an availability group' }),
-      { setOffline: 'appdb' },
-      check({ server: 'standalone', argv: ['--database', 'appdb'], exit: 1, reason: 'OFFLINE' }),
+      check({ server: 'standalone', argv: ['--database', 'salesdb'], exit: 0 }),
+      check({ server: 'standalone', argv: ['--database', 'salesdb', '--require-ha'], exit: 1, reason: 'neither mirrored nor in an availability group' }),
+      { setOffline: 'salesdb' },
+      check({ server: 'standalone', login: 'sysadmin', argv: ['--database', 'salesdb'], exit: 1, reason: 'database is OFFLINE, not ONLINE' }),
+      // sqlsim shows an OFFLINE database only to logins with ALTER ANY DATABASE: "not found" here
+      check({ server: 'standalone', argv: ['--database', 'salesdb'], exit: 1, reason: 'salesdb' }),
     ],
   },
   {
@@ -140,16 +147,20 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [check({ server: 'primary', argv: ['--database', 'agdb'], exit: 0 })],
   },
   {
-    name: 'ag: the readable secondary passes with --role secondary',
+    name: 'ag: the readable secondary passes with --role secondary (with VIEW ANY DEFINITION), also within --max-lag',
     topology: 'ag',
-    steps: [check({ server: 'secondary', argv: ['--database', 'agdb', '--role', 'secondary', '--max-lag', '60'], exit: 0 })],
+    steps: [
+      check({ server: 'secondary', argv: ['--database', 'agdb', '--role', 'secondary'], exit: 1, reason: 'GRANT VIEW ANY DEFINITION' }),
+      check({ server: 'secondary', login: 'monitor_full', argv: ['--database', 'agdb', '--role', 'secondary'], exit: 0 }),
+      check({ server: 'secondary', login: 'monitor_full', argv: ['--database', 'agdb', '--role', 'secondary', '--max-lag', '60'], exit: 0 }),
+    ],
   },
   {
     name: 'ag: the secondary fails as primary, the primary fails as secondary',
     topology: 'ag',
     steps: [
       check({ server: 'secondary', argv: ['--database', 'agdb'], exit: 1, reason: 'SECONDARY, not PRIMARY' }),
-      check({ server: 'primary', argv: ['--database', 'agdb', '--role', 'secondary'], exit: 1, reason: 'PRIMARY, not SECONDARY' }),
+      check({ server: 'primary', login: 'monitor_full', argv: ['--database', 'agdb', '--role', 'secondary'], exit: 1, reason: 'PRIMARY, not SECONDARY' }),
     ],
   },
   {
@@ -160,7 +171,7 @@ export const SCENARIOS: readonly Scenario[] = [
       { failover: true },
       check({ server: 'primary', argv: ['--database', 'agdb'], exit: 1, reason: 'SECONDARY, not PRIMARY' }),
       check({ server: 'secondary', argv: ['--database', 'agdb'], exit: 0 }),
-      check({ server: 'primary', argv: ['--database', 'agdb', '--role', 'secondary'], exit: 0 }),
+      check({ server: 'primary', login: 'monitor_full', argv: ['--database', 'agdb', '--role', 'secondary'], exit: 0 }),
     ],
   },
 ];

@@ -104,7 +104,7 @@ export async function runScenario(binary: string, factory: TopologyFactory, scen
       log(`  ${at}: ${describe(c)} → exit ${run.exit} in ${run.ms} ms${problems.length ? ' ✗' : ''}: ${said.split('\n')[0]}`);
       if (problems.length) {
         // Passwords never reach the output: the check scrubs its own, and these are the runner's.
-        const hide = (t: string) => [topology.logins.monitor.password, topology.logins.sysadmin.password]
+        const hide = (t: string) => Object.values(topology.logins).map((l) => l.password)
           .reduce((text, pw) => (pw ? text.split(pw).join('***') : text), t);
         throw new Error(hide([
           `${scenario.name}, ${at} (${describe(c)}): ${problems.join('; ')}`,

@@ -11,7 +11,7 @@
 # Then waits until the old primary is a SYNCHRONIZED secondary, and prints the new primary's host.
 # Usage (inside the ag-setup service): ag-failover.sh [AG] [DATABASE] [HOST HOST]
 . "$(dirname "$0")/lib.sh"
-AG=${1:-appag} DB=${2:-agdb} H1=${3:-ag1} H2=${4:-ag2}
+AG=${1:-ag1} DB=${2:-agdb} H1=${3:-sqlag1} H2=${4:-sqlag2}
 [[ $AG =~ ^[A-Za-z0-9_]+$ && $DB =~ ^[A-Za-z0-9_]+$ ]] || die "AG and database names must be plain identifiers"
 
 role_of() { q "$1" "SELECT role_desc FROM sys.dm_hadr_availability_replica_states WHERE is_local = 1" | tr -d '\r '; }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the scripts in this folder. They run inside a container of the SQL Server image (the
 # *-setup services of ../compose.yaml), next to the servers on the compose network, and use the
 # image's own sqlcmd. Passwords come from the environment (the env file test/docker/run.ts writes)
@@ -48,4 +49,23 @@ wait_until() {
     [ $((SECONDS - start)) -lt "$limit" ] || die "$host: waited ${limit}s for [$want], last answer [$got] to: $query"
     sleep 2
   done
+}
+
+# create_logins HOST: the logins of sqlsim's scenarios. monitor: what an operator gives the check,
+# not sysadmin (VIEW SERVER STATE, VIEW ANY DATABASE); monitor_full: also VIEW ANY DEFINITION
+# (without it sys.availability_groups and sys.availability_replicas show no rows); sa is sysadmin.
+create_logins() {
+  : "${MONITOR_PASSWORD:?}" "${MONITOR_FULL_PASSWORD:?}"
+  log "$1: logins monitor and monitor_full"
+  sql "$1" <<SQL
+IF SUSER_ID(N'monitor') IS NULL
+  CREATE LOGIN [monitor] WITH PASSWORD = N'$MONITOR_PASSWORD', CHECK_POLICY = ON;
+GRANT VIEW SERVER STATE TO [monitor];
+GRANT VIEW ANY DATABASE TO [monitor];
+IF SUSER_ID(N'monitor_full') IS NULL
+  CREATE LOGIN [monitor_full] WITH PASSWORD = N'$MONITOR_FULL_PASSWORD', CHECK_POLICY = ON;
+GRANT VIEW SERVER STATE TO [monitor_full];
+GRANT VIEW ANY DATABASE TO [monitor_full];
+GRANT VIEW ANY DEFINITION TO [monitor_full];
+SQL
 }

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# An availability group without a cluster manager (CLUSTER_TYPE = NONE) between ag1 (primary) and
-# ag2 (readable secondary, synchronous commit), holding agdb, with automatic seeding; plus the
+# An availability group, ag1, without a cluster manager (CLUSTER_TYPE = NONE) between sqlag1
+# (primary) and sqlag2 (readable secondary, synchronous commit), holding agdb, with automatic seeding; plus the
 # logins the scenarios use. Follows Microsoft's "Configure a SQL Server availability group for
 # read-scale on Linux" and its prerequisites (one certificate shared by both endpoints). HADR is
 # enabled by MSSQL_ENABLE_HADR=1 in compose.yaml. Safe to run again: it stops when the AG exists.
 # Usage (inside the ag-setup service): setup-ag.sh
 . "$(dirname "$0")/lib.sh"
-: "${MONITOR_PASSWORD:?}" "${DBM_KEY_PASSWORD:?}"
-P=ag1 S=ag2 AG=appag DB=agdb PORT=5022
+: "${DBM_KEY_PASSWORD:?}"
+P=sqlag1 S=sqlag2 AG=ag1 DB=agdb PORT=5022
 
 wait_for_server $P
 wait_for_server $S
@@ -16,6 +16,7 @@ for h in $P $S; do
     die "$h: Always On availability groups are not enabled (MSSQL_ENABLE_HADR=1)"
 done
 
+for h in $P $S; do create_logins $h; done
 if [ -n "$(q $P "SELECT name FROM sys.availability_groups WHERE name = N'$AG'" | tr -d '\r ')" ]; then
   log "availability group $AG already exists"
   exit 0
@@ -27,14 +28,8 @@ Sname=$(q $S "SELECT @@SERVERNAME" | tr -d '\r ')
 log "replicas: $Pname (on $P), $Sname (on $S)"
 
 for h in $P $S; do
-  log "$h: login monitor (VIEW SERVER STATE, VIEW ANY DATABASE); AlwaysOn_health at startup"
-  sql $h <<SQL
-IF SUSER_ID(N'monitor') IS NULL
-  CREATE LOGIN [monitor] WITH PASSWORD = N'$MONITOR_PASSWORD', CHECK_POLICY = ON;
-GRANT VIEW SERVER STATE TO [monitor];
-GRANT VIEW ANY DATABASE TO [monitor];
-ALTER EVENT SESSION AlwaysOn_health ON SERVER WITH (STARTUP_STATE = ON);
-SQL
+  log "$h: AlwaysOn_health at startup"
+  q $h "ALTER EVENT SESSION AlwaysOn_health ON SERVER WITH (STARTUP_STATE = ON);" >/dev/null
 done
 
 rm -f /exchange/dbm_certificate.cer /exchange/dbm_certificate.pvk

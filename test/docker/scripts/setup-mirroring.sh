@@ -1,33 +1,26 @@
 #!/usr/bin/env bash
 # Database mirroring of appdb between sqla (principal) and sqlb (mirror), high-safety mode
 # (SAFETY FULL, no witness: manual failover), with certificate-authenticated endpoints; plus the
-# logins the scenarios use.
+# logins the scenarios use, and salesdb on sqla, in neither mirroring nor an availability group.
 # Follows Microsoft's "Example: Set up database mirroring using certificates (Transact-SQL)" and
 # "Prepare a mirror database for mirroring". Safe to run again: it stops when appdb is mirrored.
 # Usage (inside the mirroring-setup service): setup-mirroring.sh
 . "$(dirname "$0")/lib.sh"
-: "${MONITOR_PASSWORD:?}" "${DBM_KEY_PASSWORD:?}"
+: "${DBM_KEY_PASSWORD:?}"
 A=sqla B=sqlb DB=appdb PORT=5022
 
 wait_for_server $A
 wait_for_server $B
+
+for h in $A $B; do create_logins $h; done
+log "$A: salesdb (in neither mirroring nor an availability group)"
+q $A "IF DB_ID(N'salesdb') IS NULL CREATE DATABASE [salesdb];" >/dev/null
 
 role=$(q $A "SELECT mirroring_role_desc FROM sys.database_mirroring WHERE database_id = DB_ID('$DB')" | tr -d '\r ')
 if [ "$role" = PRINCIPAL ] || [ "$role" = MIRROR ]; then
   log "$DB is already mirrored ($A is $role)"
   exit 0
 fi
-
-# Logins on both partners: monitor (what an operator gives the check: not sysadmin) and sa.
-for h in $A $B; do
-  log "$h: login monitor (VIEW SERVER STATE, VIEW ANY DATABASE)"
-  sql $h <<SQL
-IF SUSER_ID(N'monitor') IS NULL
-  CREATE LOGIN [monitor] WITH PASSWORD = N'$MONITOR_PASSWORD', CHECK_POLICY = ON;
-GRANT VIEW SERVER STATE TO [monitor];
-GRANT VIEW ANY DATABASE TO [monitor];
-SQL
-done
 
 rm -f /exchange/*_cert.cer /exchange/$DB.bak /exchange/$DB.trn
 
