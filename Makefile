@@ -58,3 +58,9 @@ test-docker:
 	@test/docker/engine-check.sh
 	@$(MAKE) --no-print-directory all
 	$(NODE) test/docker/run.ts
+
+# Seeded fuzzing of the simulator's replies against the built check (a few run in make test):
+#   make fuzz CASES=2000 SEED=7
+.PHONY: fuzz
+fuzz: all
+	$(NODE) test/fuzz/run.ts --cases $(or $(CASES),500) --seed $(or $(SEED),1)

@@ -14,13 +14,16 @@ export interface FuzzCase {
   index: number;
   seed: number;
   truth: Truth;
-  phase: FaultPhase;
+  /** the reply mutated: prelogin, login, set-batch or facts */
+  phase: string;
   kind: MutationKind | 'none';
   detail: string;
   status: number | null;
   signal: string | null;
   ms: number;
   errorCode: string | null;
+  /** the check's one-line reason (from --json) */
+  reason: string;
   stderr: string;
   falsePass: boolean;
   hang: boolean;
@@ -42,24 +45,43 @@ export interface FuzzOptions {
   onCase?: (c: FuzzCase) => void;
 }
 
-const PHASES: FaultPhase[] = ['prelogin', 'login', 'query', 'query', 'query']; // the facts live in the query reply
+/**
+ * Which reply to mutate: a check's exchange is PRELOGIN, LOGIN7 (LOGINACK), the driver's SET
+ * batch after login, then the facts query. The facts reply, where the role is decided, gets most.
+ */
+const TARGETS: { phase: FaultPhase; nth: number; label: string; weight: number }[] = [
+  { phase: 'prelogin', nth: 0, label: 'prelogin', weight: 15 },
+  { phase: 'login', nth: 0, label: 'login', weight: 20 },
+  { phase: 'query', nth: 0, label: 'set-batch', weight: 10 },
+  { phase: 'query', nth: 1, label: 'facts', weight: 55 },
+];
+
+function pickTarget(rng: () => number): (typeof TARGETS)[number] {
+  let x = rng() * TARGETS.reduce((a, t) => a + t.weight, 0);
+  for (const t of TARGETS) { x -= t.weight; if (x < 0) return t; }
+  return TARGETS[TARGETS.length - 1];
+}
 
 /** Seed of case i: the run seed mixed with the index, so any single case can be replayed. */
 export const caseSeed = (seed: number, i: number) => (Math.imul(seed ^ 0x9e3779b9, 2654435761) + i * 7919) >>> 0;
 
 export async function fuzzCase(index: number, seed: number, truth: Truth, opts: FuzzOptions): Promise<FuzzCase> {
   const rng = seededRng(seed);
-  const phase = PHASES[Math.floor(rng() * PHASES.length)];
+  const target = pickTarget(rng);
+  const phase = target.label;
   const scenario = loadScenario(truth);
   let kind: FuzzCase['kind'] = 'none';
   let detail = `no ${phase} reply was sent`;
   let done = false;
+  const seen: Record<string, number> = {};
   const sim = await startSqlSim({
     scenario,
     fault: {
       name: 'mutate',
       mutate: (bytes: Buffer, info: MutateInfo) => {
-        if (done || info.phase !== phase) return bytes;
+        const nth = seen[info.phase] ?? 0;
+        seen[info.phase] = nth + 1;
+        if (done || info.phase !== target.phase || nth !== target.nth) return bytes;
         done = true;
         const m = mutateReply(bytes, rng);
         kind = m.kind;
@@ -74,6 +96,7 @@ export async function fuzzCase(index: number, seed: number, truth: Truth, opts: 
     const errorCode = (r.json?.errorCode as string | null | undefined) ?? null;
     const out = r.stdout + r.stderr;
     const c: FuzzCase = {
+      reason: (r.json?.reason as string | undefined) ?? "",
       index, seed, truth, phase, kind, detail,
       status: r.status, signal: r.signal, ms: Math.round(r.ms), errorCode,
       stderr: r.stderr.slice(0, 500),
