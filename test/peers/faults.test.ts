@@ -1,0 +1,139 @@
+// Fault table: every sqlsim fault, with a principal and with a mirror catalog behind it, ends in
+// exit 1 within the deadline plus a small slack, with the reason class the fault calls for (from
+// --json). Plus SIGTERM and SIGINT while the login is in flight: exit 1 at once.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { BIN_X64 } from '../helpers/paths.ts';
+import { startSqlSim } from '../sqlsim/server.ts';
+import { makeTestCertificates, type TestCertificates } from '../sqlsim/certs.ts';
+import { FAULTS, type Fault, type FaultName } from '../sqlsim/faults.ts';
+import { loadScenario, passwordOf, runCheck } from './sim.ts';
+import { tempDir, waitUntil, sleep } from './harness.ts';
+import { inPool, crashSigns } from '../fuzz/pool.ts';
+
+const TIMEOUT_S = 1;
+const SLACK_MS = 1000; // process start-up and a loaded CI machine; a hang would be far over
+
+/** Reason classes: what kind of failure the check must report for a fault. */
+const CLASS: Record<string, (code: string) => boolean> = {
+  network: (c) => c === 'ESOCKET',
+  timeout: (c) => c === 'TIMEOUT',
+  // the server sent bytes no TDS client can take: the driver's protocol errors, or the check's own
+  protocol: (c) => ['PROTOCOL', 'ETDS', 'EUNKNOWN', 'INTERNAL'].includes(c) || c.startsWith('ERR_'),
+  login: (c) => c === 'ELOGIN' || c === 'SQL18456',
+  'sql error': (c) => /^SQL\d+$/.test(c),
+};
+
+interface Row {
+  label: string;
+  fault: Fault;
+  tls?: boolean;
+  class: keyof typeof CLASS;
+  /** the phase the check must name, when the fault decides it */
+  phase?: string;
+}
+
+const TABLE: Row[] = [
+  { label: 'refuse', fault: { name: 'refuse' }, class: 'network', phase: 'connect' },
+  { label: 'reset on accept', fault: { name: 'reset-on-accept' }, class: 'network' },
+  { label: 'accept and never answer', fault: { name: 'black-hole' }, class: 'timeout', phase: 'prelogin' },
+  { label: 'stall after PRELOGIN', fault: { name: 'stall-after-prelogin' }, class: 'timeout', phase: 'login' },
+  { label: 'stall after LOGIN7', fault: { name: 'stall-after-login' }, class: 'timeout' },
+  { label: 'every reply delayed past the deadline', fault: { name: 'delay', ms: 3000 }, class: 'timeout' },
+  { label: 'reset mid-result', fault: { name: 'reset-mid-result' }, class: 'network' },
+  { label: 'garbage for PRELOGIN', fault: { name: 'garbage', phase: 'prelogin' }, class: 'protocol', phase: 'prelogin' },
+  { label: 'garbage for LOGIN7', fault: { name: 'garbage', phase: 'login' }, class: 'protocol', phase: 'login' },
+  { label: 'garbage for a query', fault: { name: 'garbage', phase: 'query' }, class: 'protocol' },
+  { label: 'truncated PRELOGIN reply, then close', fault: { name: 'truncated-packet', phase: 'prelogin' }, class: 'network', phase: 'prelogin' },
+  { label: 'truncated LOGINACK, then close', fault: { name: 'truncated-packet', phase: 'login' }, class: 'network', phase: 'login' },
+  { label: 'truncated query reply, then close', fault: { name: 'truncated-packet', phase: 'query' }, class: 'network' },
+  { label: 'truncated query reply, then silence', fault: { name: 'truncated-packet', phase: 'query', stall: true }, class: 'timeout' },
+  { label: 'wrong TDS version in LOGINACK', fault: { name: 'wrong-tds-version' }, class: 'protocol', phase: 'login' },
+  { label: 'TLS handshake failure', fault: { name: 'tls-handshake-failure' }, tls: true, class: 'network', phase: 'prelogin' },
+  { label: 'login failure (18456)', fault: { name: 'login-failure' }, class: 'login', phase: 'login' },
+  { label: 'query error', fault: { name: 'query-error' }, class: 'sql error', phase: 'query' },
+  { label: 'oversized result', fault: { name: 'oversized-result' }, class: 'protocol' },
+  { label: 'server closes after login', fault: { name: 'server-close' }, class: 'network' },
+];
+
+let tmp: ReturnType<typeof tempDir>;
+let certs: TestCertificates;
+
+before(() => {
+  assert.ok(existsSync(BIN_X64), `${BIN_X64} is missing; run make first`);
+  tmp = tempDir('mrc-faults');
+  certs = makeTestCertificates(tmp.dir);
+});
+after(() => tmp?.remove());
+
+test('the table covers every sqlsim fault (except mutate, which the fuzzer drives)', () => {
+  const covered = new Set(TABLE.map((r) => r.fault.name));
+  const missing = (Object.keys(FAULTS) as FaultName[]).filter((f) => f !== 'mutate' && !covered.has(f));
+  assert.deepEqual(missing, [], 'faults without a row in the table');
+});
+
+test(`every fault, principal and mirror → exit 1 within ${TIMEOUT_S} s + ${SLACK_MS} ms, with the right reason class`, async () => {
+  const cases = TABLE.flatMap((row) => (['principal', 'mirror'] as const).map((truth) => ({ row, truth })));
+  const results = await inPool(cases, 4, async ({ row, truth }) => {
+    const scenario = loadScenario(truth);
+    const sim = await startSqlSim({
+      scenario, fault: row.fault,
+      ...(row.tls ? { tls: { cert: certs.cert, key: certs.key }, encryption: 'on' as const } : {}),
+    });
+    try {
+      const r = await runCheck({ host: sim.host, port: sim.port, password: passwordOf(scenario), timeoutS: TIMEOUT_S,
+        extra: row.tls ? ['--encrypt', 'on', '--trust-server-certificate'] : [] });
+      const code = String(r.json?.errorCode ?? '');
+      const problems: string[] = [];
+      if (r.status !== 1) problems.push(`exit ${r.status ?? r.signal}`);
+      if (r.ms > TIMEOUT_S * 1000 + SLACK_MS) problems.push(`took ${Math.round(r.ms)} ms`);
+      if (!r.json) problems.push(`no JSON on stdout: ${JSON.stringify(r.stdout.slice(0, 200))}`);
+      else if (!CLASS[row.class](code)) problems.push(`error code ${code} is not of class ${row.class} (${r.json.reason})`);
+      if (row.phase && r.json && r.json.phase !== row.phase) problems.push(`phase ${r.json.phase}, expected ${row.phase}`);
+      if (r.json && (r.json.verdict !== 'fail' || r.json.exitCode !== 1)) problems.push(`JSON says ${r.json.verdict} / ${r.json.exitCode}`);
+      if (r.stderr.split('\n').filter(Boolean).length > 1) problems.push(`several lines on stderr: ${r.stderr}`);
+      const crash = crashSigns(r.stdout + r.stderr);
+      if (crash) problems.push(`crash: ${crash}`);
+      return { label: `${row.label} (${truth})`, line: `${row.label.padEnd(40)} ${truth.padEnd(9)} exit ${r.status} ${String(Math.round(r.ms)).padStart(5)} ms  ${code.padEnd(16)} ${r.json?.phase ?? ''}`, problems };
+    } finally {
+      await sim.close();
+    }
+  });
+  for (const r of results) console.log(`# ${r.line}`);
+  assert.deepEqual(results.filter((r) => r.problems.length).map((r) => `${r.label}: ${r.problems.join('; ')}`), []);
+});
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`${signal} in the middle of the login → exit 1 at once`, async () => {
+    const scenario = loadScenario('principal');
+    // PRELOGIN is answered, LOGIN7 never is: the check sits in its login
+    const sim = await startSqlSim({ scenario, fault: { name: 'stall-after-prelogin' } });
+    try {
+      let sentAt = 0;
+      const r = await runCheck({
+        host: sim.host, port: sim.port, password: passwordOf(scenario), timeoutS: 20, limitMs: 15_000,
+        onSpawn: (child) => {
+          void (async () => {
+            // LOGIN7 is in once more bytes arrive after the PRELOGIN answer went out
+            await waitUntil('the PRELOGIN answer', () => sim.stats.packetsOut >= 1, 10_000, 5);
+            const preloginBytes = sim.stats.bytesIn;
+            await waitUntil('the check to send LOGIN7', () => sim.stats.bytesIn > preloginBytes, 10_000, 5);
+            await sleep(100);
+            sentAt = performance.now();
+            child.kill(signal);
+          })().catch(() => child.kill('SIGKILL'));
+        },
+      });
+      const after = performance.now() - sentAt;
+      assert.ok(sentAt > 0, 'the signal was never sent');
+      assert.equal(r.status, 1, `exit ${r.status ?? r.signal}: ${r.stderr}`);
+      assert.ok(after < 1000, `exit came ${Math.round(after)} ms after ${signal}`);
+      assert.equal(r.json?.errorCode, 'SIGNAL', `JSON: ${r.stdout}`);
+      assert.equal(r.json?.phase, 'login');
+      console.log(`# ${signal} during login: exit 1 ${Math.round(after)} ms after the signal`);
+    } finally {
+      await sim.close();
+    }
+  });
+}
