@@ -7,7 +7,7 @@ import { toSettings } from './settings.ts';
 import type { Settings } from './settings.ts';
 import { usage, versionLine } from './help.ts';
 import { UsageError } from './errors.ts';
-import { PhaseClock } from './phases.ts';
+import { PhaseClock, NETWORK_PHASES } from './phases.ts';
 import { runCheck } from './run.ts';
 import { scrub, verboseLines, jsonReport, logLine } from './output.ts';
 import type { Outcome } from './output.ts';
@@ -72,8 +72,19 @@ function firstLine(err: unknown): string {
   return msg.split('\n', 1)[0];
 }
 
-process.on('uncaughtException', (err) => abort(`internal error during ${phases.current}: ${firstLine(err)}`, 'INTERNAL'));
-process.on('unhandledRejection', (err) => abort(`internal error during ${phases.current}: ${firstLine(err)}`, 'INTERNAL'));
+/**
+ * An exception nobody caught. While the server is being talked to it is the driver choking on
+ * what the server sent (a token it cannot parse): the server's fault. Elsewhere it is our bug.
+ */
+function uncaught(err: unknown): never {
+  if (NETWORK_PHASES.includes(phases.current)) {
+    return abort(`unexpected answer from the server during ${phases.current}: ${firstLine(err)}`, 'PROTOCOL');
+  }
+  return abort(`internal error during ${phases.current}: ${firstLine(err)}`, 'INTERNAL');
+}
+
+process.on('uncaughtException', uncaught);
+process.on('unhandledRejection', uncaught);
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
   process.on(sig, () => abort(`stopped by ${sig} during ${phases.current}`, 'SIGNAL'));
 }

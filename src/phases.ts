@@ -11,9 +11,13 @@ export type Phase =
   | 'connect' // TCP
   | 'tls' // TDS 8.0 (strict): TLS before any TDS
   | 'prelogin' // PRELOGIN, and TLS inside it with --encrypt on
-  | 'login' // LOGIN7 up to the session being ready
+  | 'login' // LOGIN7 up to LOGINACK
+  | 'session' // the driver's SET options batch right after the login
   | 'query'
   | 'verdict';
+
+/** The phases in which the server is being talked to. */
+export const NETWORK_PHASES: readonly Phase[] = ['browser', 'dns', 'connect', 'tls', 'prelogin', 'login', 'session', 'query'];
 
 export class PhaseClock {
   current: Phase = 'start';

@@ -29,10 +29,11 @@ export function maintenanceReason(path: string): string | null {
 export function probeReason(e: ProbeError): string {
   switch (e.code) {
     case 'ELOGIN': return `login failed: ${e.message}`;
-    case 'ESOCKET': return `cannot connect: ${e.message}`;
+    case 'ESOCKET': return `network error: ${e.message}`;
     case 'EINSTLOOKUP': return `SQL Server Browser lookup failed: ${e.message}`;
     case 'EENCRYPT': return `TLS: ${e.message}`;
     case 'PROTOCOL': return `unexpected answer from the server: ${e.message}`;
+    case 'ETDS': return `unexpected answer from the server: ${e.message}`;
     default: return e.code.startsWith('SQL') ? `query failed (error ${e.code.slice(3)}): ${e.message}` : e.message;
   }
 }

@@ -1,7 +1,7 @@
 // Connect and log in: one tedious connection (no pool: a pool would log in twice and send a
 // validation query), with DNS and TCP timed by our own connector and the later steps timed from
 // tedious's state changes.
-import { Connection } from 'tedious';
+import { Connection, ConnectionError, RequestError } from 'tedious';
 import type { ConnectionConfiguration } from 'tedious';
 import { connect as netConnect, isIP } from 'node:net';
 import type { Socket } from 'node:net';
@@ -16,7 +16,7 @@ const STATE_PHASE: Record<string, Phase> = {
   SentTLSSSLNegotiation: 'prelogin',
   SentLogin7WithStandardLogin: 'login',
   SentLogin7WithNTLMLogin: 'login',
-  LoggedInSendingInitialSql: 'login',
+  LoggedInSendingInitialSql: 'session',
   SentClientRequest: 'query',
 };
 
@@ -63,7 +63,7 @@ function timedConnector(ctx: ProbeContext) {
 export function tediousConfig(ctx: ProbeContext): ConnectionConfiguration {
   const s = ctx.settings;
   // Generous driver timeouts: the run's own deadline is the one that ends things, and it knows the phase.
-  const budget = Math.max(1000, ctx.remainingMs() + 1000);
+  const budget = Math.ceil(Math.max(1000, ctx.remainingMs() + 1000));
   const options: NonNullable<ConnectionConfiguration['options']> = {
     database: 'master', // not the login's default database, which may be the mirror
     appName: s.applicationName,
@@ -87,16 +87,24 @@ export function tediousConfig(ctx: ProbeContext): ConnectionConfiguration {
   };
 }
 
-/** A driver error as code + message (the password is scrubbed later, from every output). */
+/**
+ * A driver error as code + message (the password is scrubbed later, from every output). tedious's
+ * own errors keep their code (ELOGIN, ESOCKET, ETDS, …) or become SQL<number>; anything else it
+ * threw (a RangeError from parsing, say) means the server's bytes made no sense: PROTOCOL.
+ */
 export function describeError(err: unknown): ProbeError {
-  const e = err as { code?: string; number?: number; message?: string; errors?: unknown[]; cause?: unknown };
+  const e = err as { code?: string; number?: number; message?: string; errors?: unknown[] };
   let message = e?.message ?? String(err);
   // AggregateError from a connector carries the reasons in .errors
   if (Array.isArray(e?.errors) && e.errors.length > 0) {
     message += ': ' + e.errors.map((x) => (x as Error)?.message ?? String(x)).join('; ');
   }
-  const code = typeof e?.number === 'number' && e.number > 0 ? `SQL${e.number}` : (e?.code ?? 'EUNKNOWN');
-  return { code, message: message.replace(/\s+/g, ' ').trim() };
+  // OpenSSL's "40ADCA5A6C7F0000:error:0A000410:SSL routines:ssl3_read_bytes:ssl/tls alert handshake failure:../deps/…"
+  message = message.replace(/[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):\S*/g, 'TLS: $1');
+  message = message.replace(/\s+/g, ' ').trim();
+  if (err instanceof RequestError && typeof e.number === 'number' && e.number > 0) return { code: `SQL${e.number}`, message };
+  if ((err instanceof ConnectionError || err instanceof RequestError) && e.code && e.code !== 'EUNKNOWN') return { code: e.code, message };
+  return { code: 'PROTOCOL', message };
 }
 
 export class ProbeFailure extends Error {

@@ -1,0 +1,526 @@
+// The built x64 binary against sqlsim, end to end: roles, failover, permissions, several and
+// strange database names, TLS, the SQL Server Browser, HAProxy, --weight, drain, and every fault
+// the simulator can show ending in exit 1 within the deadline. The simulators run in this process;
+// the binary is a child with a bounded time. The password goes in a 0600 file or MSSQL_PASSWORD.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { BIN_X64 } from './helpers/paths.ts';
+import { startSqlSim } from './sqlsim/server.ts';
+import type { SqlSim, SqlSimOptions } from './sqlsim/server.ts';
+import { startBrowser } from './sqlsim/browser.ts';
+import { makeTestCertificates } from './sqlsim/certs.ts';
+import type { TestCertificates } from './sqlsim/certs.ts';
+import { failover } from './sqlsim/scenarios.ts';
+import type { Scenario, Login } from './sqlsim/types.ts';
+import type { Fault } from './sqlsim/faults.ts';
+
+/** The binary under test: dist's x64 build (MSSQL_ROLE_CHECK_BIN may name another, e.g. a qemu wrapper). */
+const BIN = process.env.MSSQL_ROLE_CHECK_BIN ?? BIN_X64;
+
+const PASSWORD = 'Chk-Pw_4417-zeta';
+let dir: string;
+let pwFile: string;
+let certs: TestCertificates;
+
+before(() => {
+  assert.ok(existsSync(BIN), `${BIN} is missing: make builds it before the tests`);
+  dir = mkdtempSync(join(tmpdir(), 'check-test-'));
+  pwFile = join(dir, 'password');
+  writeFileSync(pwFile, PASSWORD + '\n', { mode: 0o600 });
+  certs = makeTestCertificates(join(dir, 'certs'));
+});
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+// ------------------------------------------------------------------ running the binary
+
+interface Run {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function run(args: string[], opts: { env?: Record<string, string>; killAfterMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const child = spawn(BIN, args, { env: { PATH: '/usr/bin:/bin', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs ?? 20_000);
+    child.on('error', (err) => { clearTimeout(killer); reject(err); });
+    child.on('spawn', () => opts.onSpawn?.(child.pid!));
+    child.on('close', (status, signal) => {
+      clearTimeout(killer);
+      resolve({ status, signal, stdout, stderr, ms: performance.now() - start });
+    });
+  });
+}
+
+/** Arguments that reach a simulated server as the monitoring login (with --timeout 5 unless given). */
+function at(sim: SqlSim, ...rest: string[]): string[] {
+  const timeout = rest.includes('--timeout') ? [] : ['--timeout', '5'];
+  return ['--host', sim.host, '--port', String(sim.port), '--user', 'monitor', '--password-file', pwFile, ...timeout, ...rest];
+}
+
+interface Report {
+  verdict: string;
+  exitCode: number;
+  reason: string;
+  errorCode: string | null;
+  phase: string | null;
+  databases: Array<{ name: string; pass: boolean; reason: string; facts: Record<string, unknown> | null }>;
+  timings: Record<string, number>;
+}
+
+async function check(sim: SqlSim, ...rest: string[]): Promise<Run & { report: Report }> {
+  const r = await run(at(sim, '--json', ...rest));
+  let report: Report;
+  try {
+    report = JSON.parse(r.stdout) as Report;
+  } catch {
+    return assert.fail(`no JSON on stdout (exit ${r.status}): ${r.stdout} ${r.stderr}`);
+  }
+  assert.equal(report.exitCode, r.status, 'the JSON tells the exit code');
+  return { ...r, report };
+}
+
+async function withSims<T>(opts: SqlSimOptions[], fn: (sims: SqlSim[]) => Promise<T>): Promise<T> {
+  const sims: SqlSim[] = [];
+  try {
+    for (const o of opts) sims.push(await startSqlSim(o));
+    return await fn(sims);
+  } finally {
+    await Promise.all(sims.map((s) => s.close()));
+  }
+}
+
+// ------------------------------------------------------------------ scenarios
+
+const LOGINS: Login[] = [
+  { name: 'monitor', password: PASSWORD, sysadmin: true, viewServerState: true, viewAnyDatabase: true },
+  { name: 'lowpriv', password: PASSWORD, sysadmin: false, viewServerState: true, viewAnyDatabase: true },
+  { name: 'nostate', password: PASSWORD, sysadmin: false, viewServerState: false, viewAnyDatabase: true },
+];
+
+const WEIRD = ["O'Brien", 'Sales [EU]', 'Stock Room', 'Ünïcødé Straße', 'x]; DROP DATABASE master; --', '数据库'];
+
+function mirrored(name: string, role: 'PRINCIPAL' | 'MIRROR', state = 'SYNCHRONIZED'): Scenario {
+  const dbs = ['Sales', 'Stock'];
+  return {
+    server: { name },
+    logins: LOGINS,
+    databases: [
+      ...dbs.map((db, i) => ({ name: db, database_id: 5 + i, state_desc: role === 'PRINCIPAL' ? 'ONLINE' : 'RESTORING' })),
+      { name: 'Plain', database_id: 9 },
+    ],
+    database_mirroring: dbs.map((_, i) => ({
+      database_id: 5 + i, mirroring_role_desc: role, mirroring_state_desc: state,
+      mirroring_partner_name: 'TCP://partner.example:5022',
+    })),
+  };
+}
+
+const AG_ID = '6B0A8C1E-6A4C-4C5E-9E1B-3C1F00000001';
+const R = ['6B0A8C1E-6A4C-4C5E-9E1B-3C1F0000000A', '6B0A8C1E-6A4C-4C5E-9E1B-3C1F0000000B', '6B0A8C1E-6A4C-4C5E-9E1B-3C1F0000000C'];
+const SERVERS = ['AG1', 'AG2', 'AG3'];
+
+/** One server of a three-replica AG: AG1 primary, AG2 synchronous readable, AG3 asynchronous lagging. */
+function agServer(local: 0 | 1 | 2, opts: { primary?: number; lag?: number } = {}): Scenario {
+  const primary = opts.primary ?? 0;
+  const role = (k: number) => (k === primary ? 'PRIMARY' : 'SECONDARY');
+  const replicas = [0, 1, 2].map((k) => ({
+    replica_id: R[k], group_id: AG_ID, replica_server_name: SERVERS[k],
+    availability_mode_desc: k === 2 ? 'ASYNCHRONOUS_COMMIT' : 'SYNCHRONOUS_COMMIT',
+    failover_mode_desc: k === 2 ? 'MANUAL' : 'AUTOMATIC',
+    secondary_role_allow_connections_desc: 'READ_ONLY',
+  }));
+  const visible = local === primary ? [0, 1, 2] : [local];
+  return {
+    server: { name: SERVERS[local], isHadrEnabled: true },
+    logins: LOGINS,
+    databases: [{ name: 'agdb', database_id: 5 }, { name: 'plain', database_id: 6 }],
+    availability_groups: [{ group_id: AG_ID, name: 'ag1' }],
+    availability_replicas: replicas,
+    dm_hadr_availability_replica_states: visible.map((k) => ({ replica_id: R[k], group_id: AG_ID, role_desc: role(k) })),
+    dm_hadr_database_replica_states: visible.map((k) => ({
+      database_id: 5, replica_id: R[k], group_id: AG_ID,
+      ...(k === 2 && k !== primary ? { secondary_lag_seconds: opts.lag ?? 45 } : {}),
+    })),
+  };
+}
+
+function standalone(): Scenario {
+  return {
+    server: { name: 'SOLO' },
+    logins: LOGINS,
+    databases: [
+      { name: 'appdb', database_id: 5 },
+      { name: 'ro', database_id: 6, is_read_only: true },
+      { name: 'gone', database_id: 7, state_desc: 'OFFLINE' },
+      ...WEIRD.map((name, i) => ({ name, database_id: 10 + i })),
+    ],
+  };
+}
+
+// ------------------------------------------------------------------ roles
+
+test('mirrored pair: the principal passes, the mirror fails; after a failover they swap', async () => {
+  let [p, m] = [mirrored('SQL1', 'PRINCIPAL'), mirrored('SQL2', 'MIRROR')];
+  await withSims([{ scenario: p }, { scenario: m }], async ([s1, s2]) => {
+    const a = await check(s1, '--database', 'Sales');
+    assert.equal(a.status, 0, a.report.reason);
+    assert.equal(a.report.verdict, 'pass');
+    assert.match(a.report.reason, /mirroring PRINCIPAL, SYNCHRONIZED/);
+    assert.equal(a.report.databases[0].facts!.mirroring_role_desc, 'PRINCIPAL');
+    const b = await check(s2, '--database', 'Sales');
+    assert.equal(b.status, 1);
+    assert.match(b.report.reason, /mirroring role is MIRROR, not PRINCIPAL/);
+    assert.equal(b.report.errorCode, 'ROLE');
+
+    [p, m] = failover(p, m);
+    s1.setScenario(p);
+    s2.setScenario(m);
+    const c = await check(s1, '--database', 'Sales');
+    assert.equal(c.status, 1);
+    assert.match(c.report.reason, /MIRROR, not PRINCIPAL/);
+    const d = await check(s2, '--database', 'Sales');
+    assert.equal(d.status, 0, d.report.reason);
+
+    // --role mirror is the other way round
+    assert.equal((await check(s1, '--database', 'Sales', '--role', 'mirror')).status, 0);
+    assert.equal((await check(s2, '--database', 'Sales', '--role', 'mirror')).status, 1);
+  });
+});
+
+test('mirroring: PENDING_FAILOVER fails, --mirroring-state tightens', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL', 'PENDING_FAILOVER') }, { scenario: mirrored('SQL3', 'PRINCIPAL', 'SUSPENDED') }], async ([pending, suspended]) => {
+    const a = await check(pending, '-d', 'Sales');
+    assert.equal(a.status, 1);
+    assert.match(a.report.reason, /PENDING_FAILOVER/);
+    assert.equal((await check(suspended, '-d', 'Sales')).status, 0);
+    const b = await check(suspended, '-d', 'Sales', '--mirroring-state', 'SYNCHRONIZED');
+    assert.equal(b.status, 1);
+    assert.match(b.report.reason, /SUSPENDED, not one of --mirroring-state SYNCHRONIZED/);
+  });
+});
+
+test('a login without sysadmin on the mirror side fails, and is told it needs sysadmin', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }, { scenario: mirrored('SQL2', 'MIRROR') }], async ([s1, s2]) => {
+    const low = (sim: SqlSim, ...rest: string[]) =>
+      run(['--host', sim.host, '--port', String(sim.port), '--user', 'lowpriv', '--timeout', '5', '--json', ...rest], { env: { MSSQL_PASSWORD: PASSWORD } });
+    const onPrincipal = await low(s1, '-d', 'Sales');
+    assert.equal(onPrincipal.status, 0, onPrincipal.stdout);
+    for (const role of ['primary', 'mirror']) {
+      const r = await low(s2, '-d', 'Sales', '--role', role);
+      assert.equal(r.status, 1);
+      const report = JSON.parse(r.stdout) as Report;
+      assert.match(report.reason, /sysadmin/, `${role}: ${report.reason}`);
+      assert.equal(report.databases[0].facts!.mirroring_role_desc, null, 'the mirror hides its mirroring state from a non-sysadmin');
+    }
+  });
+});
+
+test('availability group: primary, readable synchronous secondary, lagging asynchronous secondary', async () => {
+  await withSims([{ scenario: agServer(0) }, { scenario: agServer(1) }, { scenario: agServer(2, { lag: 45 }) }], async ([p, sync, lagging]) => {
+    const a = await check(p, '-d', 'agdb');
+    assert.equal(a.status, 0, a.report.reason);
+    assert.match(a.report.reason, /availability group "ag1": local replica PRIMARY, ONLINE/);
+    const b = await check(sync, '-d', 'agdb');
+    assert.equal(b.status, 1);
+    assert.match(b.report.reason, /SECONDARY, not PRIMARY/);
+    const c = await check(sync, '-d', 'agdb', '--role', 'secondary', '--max-lag', '10');
+    assert.equal(c.status, 0, c.report.reason);
+    assert.match(c.report.reason, /readable SECONDARY \(READ_ONLY\)/);
+    const d = await check(lagging, '-d', 'agdb', '--role', 'secondary', '--max-lag', '10');
+    assert.equal(d.status, 1);
+    assert.match(d.report.reason, /lag 45 s is more than --max-lag 10 s/);
+    assert.equal(d.report.databases[0].facts!.availability_mode_desc, 'ASYNCHRONOUS_COMMIT');
+    assert.equal((await check(lagging, '-d', 'agdb', '--role', 'secondary', '--max-lag', '60')).status, 0);
+    assert.equal((await check(lagging, '-d', 'agdb', '--role', 'secondary')).status, 0, 'no --max-lag: lag does not count');
+    const e = await check(p, '-d', 'agdb', '--role', 'secondary');
+    assert.equal(e.status, 1);
+    assert.match(e.report.reason, /PRIMARY, not SECONDARY/);
+    // a manual failover to AG2
+    p.setScenario(agServer(0, { primary: 1 }));
+    sync.setScenario(agServer(1, { primary: 1 }));
+    assert.equal((await check(p, '-d', 'agdb')).status, 1);
+    assert.equal((await check(sync, '-d', 'agdb')).status, 0);
+  });
+});
+
+test('availability group without VIEW SERVER STATE: fails with the GRANT that fixes it', async () => {
+  await withSims([{ scenario: agServer(0) }], async ([p]) => {
+    const r = await run(['--host', p.host, '--port', String(p.port), '--user', 'nostate', '-d', 'agdb', '--json'], { env: { MSSQL_PASSWORD: PASSWORD } });
+    assert.equal(r.status, 1);
+    assert.match((JSON.parse(r.stdout) as Report).reason, /GRANT VIEW SERVER STATE TO \[nostate\]/);
+  });
+});
+
+test('standalone: ONLINE READ_WRITE passes; --require-ha, READ_ONLY, OFFLINE and a missing database fail', async () => {
+  await withSims([{ scenario: standalone() }], async ([s]) => {
+    const a = await check(s, '-d', 'appdb');
+    assert.equal(a.status, 0, a.report.reason);
+    assert.match(a.report.reason, /neither mirrored nor in an availability group/);
+    const cases: Array<[string[], RegExp]> = [
+      [['-d', 'appdb', '--require-ha'], /--require-ha/],
+      [['-d', 'ro'], /READ_ONLY/],
+      [['-d', 'gone'], /OFFLINE, not ONLINE/],
+      [['-d', 'nosuchdb'], /database "nosuchdb": database not found \(or not visible to the login; GRANT VIEW ANY DATABASE TO \[monitor\]\)/],
+    ];
+    for (const [args, reason] of cases) {
+      const r = await check(s, ...args);
+      assert.equal(r.status, 1, args.join(' '));
+      assert.match(r.report.reason, reason);
+    }
+    assert.equal((await check(s, '-d', 'ro', '--role', 'online')).status, 0, 'READ_ONLY is still online');
+  });
+});
+
+test('several databases: all must pass; -v prints one line per database', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }], async ([s]) => {
+    const ok = await check(s, '-d', 'Sales', '-d', 'Stock', '-d', 'Plain');
+    assert.equal(ok.status, 0, ok.report.reason);
+    assert.equal(ok.report.databases.length, 3);
+    const r = await run(at(s, '-v', '-d', 'Sales', '-d', 'nosuchdb', '-d', 'Stock'));
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 3, r.stderr);
+    assert.match(lines[0], /database "Sales": PASS: mirroring PRINCIPAL/);
+    assert.match(lines[1], /database "nosuchdb": FAIL: database not found/);
+    assert.match(lines[2], /database "Stock": PASS/);
+  });
+});
+
+test('database names with quotes, brackets, spaces and non-ASCII letters travel as parameters', async () => {
+  await withSims([{ scenario: standalone() }], async ([s]) => {
+    const args = WEIRD.flatMap((name) => ['-d', name]);
+    const r = await check(s, ...args);
+    assert.equal(r.status, 0, r.report.reason);
+    assert.deepEqual(r.report.databases.map((d) => d.name), WEIRD);
+    assert.deepEqual(r.report.databases.map((d) => d.facts!.name), WEIRD, 'each name found as itself');
+    // a name that is almost one of them is not found
+    const near = await check(s, '-d', "O''Brien");
+    assert.equal(near.status, 1);
+    assert.match(near.report.reason, /not found/);
+  });
+});
+
+test('one login, one query: the check makes a single connection and one round trip for every database', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }], async ([s]) => {
+    const before = { ...s.stats };
+    const r = await check(s, '-d', 'Sales', '-d', 'Stock', '-d', 'Plain');
+    assert.equal(r.status, 0);
+    assert.equal(s.stats.connections - before.connections, 1, 'one TCP connection');
+    assert.equal(s.stats.logins - before.logins, 1, 'one login');
+    assert.equal(s.stats.rpcs - before.rpcs, 1, 'one query (sp_executesql) for three databases');
+    for (const phase of ['dns', 'connect', 'prelogin', 'login', 'query', 'total']) {
+      assert.equal(typeof r.report.timings[phase], 'number', `timings.${phase}`);
+    }
+  });
+});
+
+// ------------------------------------------------------------------ connection settings
+
+test('IPv6 loopback', async () => {
+  await withSims([{ scenario: standalone(), host: '::1' }], async ([s]) => {
+    const r = await check(s, '-d', 'appdb');
+    assert.equal(r.status, 0, r.report.reason);
+  });
+});
+
+test('TLS: --encrypt on (trusted or with a CA file) and strict (TDS 8.0, CA file); an untrusted certificate fails', async () => {
+  const tls = { cert: certs.cert, key: certs.key };
+  await withSims([
+    { scenario: standalone(), tls, encryption: 'required' },
+    { scenario: standalone(), tls, encryption: 'strict' },
+  ], async ([forced, strict]) => {
+    const on1 = await check(forced, '-d', 'appdb', '--encrypt', 'on', '--trust-server-certificate');
+    assert.equal(on1.status, 0, on1.report.reason);
+    const on2 = await check(forced, '-d', 'appdb', '--encrypt', 'on', '--ca-file', certs.caFile);
+    assert.equal(on2.status, 0, on2.report.reason);
+    const untrusted = await check(forced, '-d', 'appdb', '--encrypt', 'on');
+    assert.equal(untrusted.status, 1);
+    const off = await check(forced, '-d', 'appdb');
+    assert.equal(off.status, 1, 'the server forces encryption and --encrypt is off');
+    assert.match(off.report.reason, /encryption/i);
+    const before = strict.stats.strictHandshakes;
+    const s1 = await check(strict, '-d', 'appdb', '--encrypt', 'strict', '--ca-file', certs.caFile);
+    assert.equal(s1.status, 0, s1.report.reason);
+    assert.equal(strict.stats.strictHandshakes - before, 1, 'TLS first, TDS 8.0');
+    assert.equal(typeof s1.report.timings.tls, 'number');
+    const s2 = await check(strict, '-d', 'appdb', '--encrypt', 'strict');
+    assert.equal(s2.status, 1, 'strict verifies the certificate: no CA, no pass');
+  });
+});
+
+test('--instance through the SQL Server Browser', async () => {
+  // tedious asks the Browser on UDP 1434: a loopback address of our own keeps other tests' Browsers apart
+  const host = '127.0.0.44';
+  await withSims([{ scenario: standalone(), host }], async ([s]) => {
+    const browser = await startBrowser({ host, instances: [{ name: 'PROD', port: s.port }] });
+    try {
+      const r = await run(['--host', host, '--instance', 'PROD', '--user', 'monitor', '--password-file', pwFile, '-d', 'appdb', '--json']);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.equal(typeof (JSON.parse(r.stdout) as Report).timings.browser, 'number');
+      const missing = await run(['--host', host, '--instance', 'NOPE', '--user', 'monitor', '--password-file', pwFile, '-d', 'appdb', '--json', '--timeout', '2']);
+      assert.equal(missing.status, 1);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+test('HAProxy external-check: host and port from HAPROXY_SERVER_ADDR/PORT, its four arguments accepted', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }, { scenario: mirrored('SQL2', 'MIRROR') }], async ([s1, s2]) => {
+    const conf = join(dir, 'haproxy.conf');
+    writeFileSync(conf, `user = monitor\npassword-file = ${pwFile}\ndatabase = Sales\ntimeout = 5\n`, { mode: 0o600 });
+    for (const [sim, expected] of [[s1, 0], [s2, 1]] as const) {
+      const r = await run(['0.0.0.0', '1433', sim.host, String(sim.port)], {
+        env: { MSSQL_ROLE_CHECK_CONFIG: conf, HAPROXY_SERVER_ADDR: sim.host, HAPROXY_SERVER_PORT: String(sim.port), HAPROXY_PROXY_NAME: 'mssql' },
+      });
+      assert.equal(r.status, expected, r.stderr);
+      assert.equal(r.stdout + r.stderr, '', 'quiet by default');
+    }
+  });
+});
+
+test('--weight: a pass exits N+2, a failure still exits 1', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }, { scenario: mirrored('SQL2', 'MIRROR') }], async ([s1, s2]) => {
+    assert.equal((await run(at(s1, '-d', 'Sales', '--weight', '100'))).status, 102);
+    assert.equal((await run(at(s1, '-d', 'Sales', '--weight', '0'))).status, 2);
+    assert.equal((await run(at(s1, '-d', 'Sales', '--weight', '253'))).status, 255);
+    assert.equal((await run(at(s2, '-d', 'Sales', '--weight', '100'))).status, 1);
+  });
+});
+
+test('--maintenance-file: while it exists the check fails with "maintenance", without connecting', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }], async ([s]) => {
+    const drain = join(dir, 'drain');
+    assert.equal((await run(at(s, '-d', 'Sales', '--maintenance-file', drain))).status, 0);
+    writeFileSync(drain, '');
+    const before = s.stats.connections;
+    const r = await check(s, '-d', 'Sales', '--maintenance-file', drain);
+    assert.equal(r.status, 1);
+    assert.match(r.report.reason, /^maintenance/);
+    assert.equal(r.report.errorCode, 'MAINTENANCE');
+    assert.equal(s.stats.connections, before, 'no connection while draining');
+    rmSync(drain);
+  });
+});
+
+test('wrong password: exit 1, "Login failed"', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }], async ([s]) => {
+    const r = await run(['--host', s.host, '--port', String(s.port), '-U', 'monitor', '-d', 'Sales', '--json'], { env: { MSSQL_PASSWORD: 'not-the-password' } });
+    assert.equal(r.status, 1);
+    const report = JSON.parse(r.stdout) as Report;
+    assert.match(report.reason, /Login failed for user 'monitor'/);
+    assert.equal(report.errorCode, 'ELOGIN');
+    assert.equal(report.phase, 'login');
+  });
+});
+
+// ------------------------------------------------------------------ faults and the deadline
+
+const TIMEOUT_S = 1.5;
+const SLACK_MS = 1500; // process start-up and a loaded CI machine
+
+// What each fault must end in: a piece of the reason, the error code and the phase it struck in.
+// Faults that strike "the first request after the login" hit the driver's SET batch (phase session).
+const FAULT_CASES: Array<{ fault: Fault; reason: RegExp; code: string; phase: string | string[]; tls?: boolean }> = [
+  { fault: { name: 'refuse' }, reason: /network error: .*ECONNREFUSED/, code: 'ESOCKET', phase: 'connect' },
+  { fault: { name: 'reset-on-accept' }, reason: /network error: .*ECONNRESET/, code: 'ESOCKET', phase: ['connect', 'prelogin'] },
+  { fault: { name: 'black-hole' }, reason: /timeout after 1.5s during prelogin/, code: 'TIMEOUT', phase: 'prelogin' },
+  { fault: { name: 'stall-after-prelogin' }, reason: /timeout after 1.5s during login/, code: 'TIMEOUT', phase: 'login' },
+  { fault: { name: 'stall-after-login' }, reason: /timeout after 1.5s during session/, code: 'TIMEOUT', phase: 'session' },
+  { fault: { name: 'delay', ms: 5000 }, reason: /timeout after 1.5s during prelogin/, code: 'TIMEOUT', phase: 'prelogin' },
+  { fault: { name: 'reset-mid-result' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: ['session', 'query'] },
+  { fault: { name: 'garbage', phase: 'prelogin' }, reason: /unexpected answer from the server/, code: 'PROTOCOL', phase: 'prelogin' },
+  { fault: { name: 'garbage', phase: 'login' }, reason: /unexpected answer from the server/, code: 'PROTOCOL', phase: 'login' },
+  { fault: { name: 'garbage', phase: 'query' }, reason: /unexpected answer from the server/, code: 'PROTOCOL', phase: ['session', 'query'] },
+  { fault: { name: 'truncated-packet', phase: 'prelogin' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: 'prelogin' },
+  { fault: { name: 'truncated-packet', phase: 'login' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: 'login' },
+  { fault: { name: 'truncated-packet', phase: 'query' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: ['session', 'query'] },
+  { fault: { name: 'truncated-packet', phase: 'query', stall: true }, reason: /timeout after 1.5s/, code: 'TIMEOUT', phase: ['session', 'query'] },
+  { fault: { name: 'wrong-tds-version' }, reason: /unknown TDS version/, code: 'ETDS', phase: 'login' },
+  { fault: { name: 'tls-handshake-failure' }, reason: /network error: .*TLS: .*handshake failure/, code: 'ESOCKET', phase: 'prelogin', tls: true },
+  { fault: { name: 'login-failure' }, reason: /login failed: Login failed for user 'monitor'/, code: 'ELOGIN', phase: 'login' },
+  { fault: { name: 'login-failure', number: 18470, message: 'Login failed: the account is disabled.' }, reason: /disabled/, code: 'ELOGIN', phase: 'login' },
+  { fault: { name: 'query-error', number: 208, message: "Invalid object name 'sys.databases'." }, reason: /query failed \(error 208\): Invalid object name/, code: 'SQL208', phase: 'query' },
+  { fault: { name: 'oversized-result', rows: 50_000 }, reason: /unexpected answer from the server/, code: 'PROTOCOL', phase: ['session', 'query'] },
+  { fault: { name: 'server-close' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: ['session', 'query'] },
+];
+
+for (const c of FAULT_CASES) {
+  const label = `${c.fault.name}${c.fault.phase ? ` at ${c.fault.phase}` : ''}${c.fault.stall ? ' (stall)' : ''}`;
+  test(`fault ${label} → exit 1 within the deadline, one line with -v`, async () => {
+    const opts: SqlSimOptions = c.tls
+      ? { scenario: mirrored('SQL1', 'PRINCIPAL'), tls: { cert: certs.cert, key: certs.key }, encryption: 'required', fault: c.fault }
+      : { scenario: mirrored('SQL1', 'PRINCIPAL'), fault: c.fault };
+    await withSims([opts], async ([s]) => {
+      const tlsArgs = c.tls ? ['--encrypt', 'on', '--trust-server-certificate'] : [];
+      const r = await run(at(s, '-d', 'Sales', '-v', '--json', ...tlsArgs, '--timeout', String(TIMEOUT_S)), { killAfterMs: 15_000 });
+      assert.equal(r.signal, null, `killed: the check did not end by itself (${r.ms} ms)`);
+      assert.equal(r.status, 1, r.stderr);
+      assert.ok(r.ms < TIMEOUT_S * 1000 + SLACK_MS, `took ${Math.round(r.ms)} ms`);
+      const lines = r.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+      assert.match(lines[0], /^mssql-role-check: /);
+      assert.match(lines[0], c.reason);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      const report = JSON.parse(r.stdout) as Report;
+      assert.equal(report.verdict, 'fail');
+      assert.equal(report.errorCode, c.code, report.reason);
+      assert.ok([c.phase].flat().includes(report.phase!), `phase ${report.phase}: ${report.reason}`);
+    });
+  });
+}
+
+test('SIGTERM ends a hanging check at once with exit 1', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL'), fault: { name: 'black-hole' } }], async ([s]) => {
+    let sent = 0;
+    const r = await run(at(s, '-d', 'Sales', '-v', '--timeout', '30'), {
+      killAfterMs: 10_000,
+      onSpawn: (pid) => setTimeout(() => { sent = performance.now(); process.kill(pid, 'SIGTERM'); }, 700),
+    });
+    assert.equal(r.signal, null);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /stopped by SIGTERM during prelogin/);
+    assert.ok(sent > 0);
+  });
+});
+
+// ------------------------------------------------------------------ the password stays secret
+
+test('the password appears in no output: stdout, stderr, --json and --log-file, failing and passing', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }, { scenario: mirrored('SQL2', 'MIRROR') }], async ([s1, s2]) => {
+    const log = join(dir, 'secret.log');
+    const outputs: string[] = [];
+    const runs = [
+      // through the password file
+      await run(at(s1, '-d', 'Sales', '-v', '--json', '--log-file', log)),
+      await run(at(s2, '-d', 'Sales', '-v', '--json', '--log-file', log)),
+      // through the environment, with the password also as a database name and a wrong-password login
+      await run(['--host', s1.host, '--port', String(s1.port), '-U', 'monitor', '-d', PASSWORD, '-v', '--json', '--log-file', log], { env: { MSSQL_PASSWORD: PASSWORD } }),
+      await run(['--host', s1.host, '--port', String(s1.port), '-U', PASSWORD, '-d', 'Sales', '-v', '--json', '--log-file', log], { env: { MSSQL_PASSWORD: PASSWORD } }),
+    ];
+    assert.deepEqual(runs.map((r) => r.status), [0, 1, 1, 1]);
+    for (const r of runs) outputs.push(r.stdout, r.stderr);
+    const logText = readFileSync(log, 'utf8');
+    outputs.push(logText);
+    assert.equal(logText.trimEnd().split('\n').length, 4, 'one log line per run');
+    for (const line of logText.trimEnd().split('\n')) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /);
+    for (const text of outputs) assert.ok(!text.includes(PASSWORD), `the password leaked: ${text.slice(0, 300)}`);
+    assert.ok(outputs.join('').length > 500, 'there was output to search');
+  });
+});
