@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Login, QueryEngine, ResultSet, Scenario, Session, StatementResult, Value } from './types.ts';
 import { SqlError } from './types.ts';
+import { Catalog, failover } from './catalog.ts';
 import type { Fault, FaultPhase } from './faults.ts';
 import { DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE, MIN_PACKET_SIZE, PacketReader, PacketType, PacketWriter, ProtocolError, Status, hex, type Message } from './tds/packets.ts';
 import { Encrypt, buildPrelogin, negotiateEncryption, parsePrelogin, type EncryptionMode } from './tds/prelogin.ts';
@@ -71,14 +72,8 @@ export interface SqlSim {
 
 const SYSTEM_DATABASES = ['master', 'tempdb', 'model', 'msdb'];
 
-async function defaultEngine(scenario: Scenario): Promise<QueryEngine> {
-  const modulePath = './catalog.ts';
-  const { Catalog } = (await import(modulePath)) as { Catalog: new (s: Scenario) => QueryEngine };
-  return new Catalog(scenario);
-}
-
 export async function startSqlSim(options: SqlSimOptions): Promise<SqlSim> {
-  const engine = options.engine ?? (await defaultEngine(options.scenario));
+  const engine = options.engine ?? new Catalog(options.scenario);
   if (options.engine) options.engine.load(options.scenario);
   const encryption: EncryptionMode = options.encryption ?? (options.tls ? 'off' : 'none');
   if (encryption !== 'none' && !options.tls) throw new Error(`encryption '${encryption}' needs tls: { cert, key }`);
@@ -592,7 +587,8 @@ class Connection {
     if (!database) return undefined;
     const rows = this.sim.engine.scenario.database_mirroring ?? [];
     const m = rows.find((r) => r.database_id === database.database_id);
-    if (m && m.mirroring_role_desc === 'PRINCIPAL' && typeof m.mirroring_partner_instance === 'string') return m.mirroring_partner_instance;
+    const principal = m && (m.mirroring_role_desc === 'PRINCIPAL' || (m.mirroring_role_desc === undefined && m.mirroring_role === 1));
+    if (principal && typeof m.mirroring_partner_instance === 'string') return m.mirroring_partner_instance;
     return undefined;
   }
 
@@ -672,7 +668,7 @@ class Connection {
     if (message.type === PacketType.SQL_BATCH) {
       const { text } = parseSqlBatch(message.payload);
       this.sim.log(`${this.name}: batch ${JSON.stringify(text.slice(0, 200))}`);
-      return this.run(() => this.sim.engine.execute(text, {}, this.session!), T.Token.DONE);
+      return this.withDatabaseChange(() => this.run(() => this.sim.engine.execute(text, {}, this.session!), T.Token.DONE));
     }
     if (message.type === PacketType.RPC) {
       let calls: RpcCall[];
@@ -682,10 +678,20 @@ class Connection {
         if (err instanceof UnsupportedType) return this.errorTokens(new SqlError(8016, `The incoming tabular data stream (TDS) remote procedure call (RPC) protocol stream is incorrect. ${err.message}.`), T.Token.DONEPROC);
         throw err;
       }
-      return Buffer.concat(calls.map((call, i) => this.rpcCall(call, i < calls.length - 1)));
+      return this.withDatabaseChange(() => Buffer.concat(calls.map((call, i) => this.rpcCall(call, i < calls.length - 1))));
     }
     // TRANSACTION_MANAGER: transactions are outside what a catalog check needs.
     return this.errorTokens(new SqlError(50000, 'sqlsim: transaction manager requests are not supported.'), T.Token.DONE);
+  }
+
+  /** A USE in the request changed the session's database: SQL Server says so with ENVCHANGE and INFO 5701. */
+  private withDatabaseChange(answer: () => Buffer): Buffer {
+    const before = this.session!.database;
+    const body = answer();
+    const after = this.session!.database;
+    if (after === before) return body;
+    const info = T.message({ number: 5701, state: 1, severity: 0, message: `Changed database context to '${after}'.`, serverName: this.serverName() });
+    return Buffer.concat([T.envChangeText(T.EnvChange.DATABASE, after, before), info, body]);
   }
 
   private rpcCall(call: RpcCall, more: boolean): Buffer {
@@ -752,6 +758,49 @@ class Connection {
     if (error.severity >= 20) setTimeout(() => this.endGracefully(), 20);
     return Buffer.concat(tokens);
   }
+}
+
+export interface MirroredPair {
+  /** the two servers, in the order their scenarios were given */
+  readonly servers: [SqlSim, SqlSim];
+  /** the server whose scenario was given as principal, until failover() swaps the roles */
+  readonly principal: SqlSim;
+  readonly mirror: SqlSim;
+  /** Fails the pair over (the catalog's failover: every mirrored database swaps roles on both servers). */
+  failover(): void;
+  close(): Promise<void>;
+}
+
+/** Two servers of a database mirroring pair, started with the same options but their own scenario. */
+export async function startMirroredPair(options: Omit<SqlSimOptions, 'scenario' | 'engine' | 'port'> & { principal: Scenario; mirror: Scenario; ports?: [number, number] }): Promise<MirroredPair> {
+  const { principal, mirror, ports, ...common } = options;
+  const a = await startSqlSim({ ...common, scenario: principal, port: ports?.[0] ?? 0 });
+  let b: SqlSim;
+  try {
+    b = await startSqlSim({ ...common, scenario: mirror, port: ports?.[1] ?? 0 });
+  } catch (err) {
+    await a.close();
+    throw err;
+  }
+  let swapped = false;
+  return {
+    servers: [a, b],
+    get principal() {
+      return swapped ? b : a;
+    },
+    get mirror() {
+      return swapped ? a : b;
+    },
+    failover() {
+      const [sa, sb] = failover(a.engine.scenario, b.engine.scenario);
+      a.setScenario(sa);
+      b.setScenario(sb);
+      swapped = !swapped;
+    },
+    async close() {
+      await Promise.all([a.close(), b.close()]);
+    },
+  };
 }
 
 /** oversized-result: every result set repeats its first row; with no rows at all, a wide filler set. */

@@ -1,0 +1,214 @@
+// Every fault of the table in faults.ts, seen from the mssql client: each ends in the error (or
+// the behaviour) described, within a bounded time — never a hang.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import sql from 'mssql';
+import { startSqlSim, type SqlSim } from './server.ts';
+import { FAULTS, type Fault, type FaultName, type MutateInfo } from './faults.ts';
+import { makeTestCertificates, type TestCertificates } from './certs.ts';
+import { scenarioFile } from './catalog.ts';
+import type { Scenario } from './types.ts';
+
+const TIMEOUT_MS = 1500;
+/** a case must end within this, whatever the server does */
+const BOUND_MS = 4 * TIMEOUT_MS;
+const QUERY = "SELECT d.name, d.state_desc FROM sys.databases AS d WHERE d.name = @db";
+
+let scenario: Scenario;
+let password: string;
+let certs: TestCertificates;
+let dir: string;
+
+before(() => {
+  scenario = scenarioFile('principal');
+  password = scenario.logins.find((l) => l.name === 'monitor')!.password;
+  dir = mkdtempSync(join(tmpdir(), 'sqlsim-faults-'));
+  certs = makeTestCertificates(dir);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+type Outcome = ({ ok: true; rows: number } | { ok: false; code: string; message: string; number?: number }) & { ms?: number };
+
+interface Case {
+  fault: Fault;
+  /** 'connect': the fault is on before the client connects; 'query': it is switched on once the client is logged in */
+  when: 'connect' | 'query';
+  encrypt?: boolean;
+  expect: (o: Outcome, sim: SqlSim) => void;
+  title?: string;
+}
+
+const fails = (code: RegExp, message?: RegExp) => (o: Outcome) => {
+  assert.equal(o.ok, false, 'expected an error');
+  if (o.ok) return;
+  assert.match(o.code, code, `code of: ${o.message}`);
+  if (message) assert.match(o.message, message);
+};
+
+const CASES: Case[] = [
+  {
+    fault: { name: 'refuse' }, when: 'connect',
+    expect: (o, sim) => { fails(/ESOCKET/, /Could not connect/)(o); assert.equal(sim.stats.connections, 0); },
+  },
+  {
+    fault: { name: 'reset-on-accept' }, when: 'connect',
+    expect: (o, sim) => { fails(/ESOCKET/)(o); assert.ok(sim.stats.connections >= 1); assert.equal(sim.stats.bytesIn, 0); },
+  },
+  { fault: { name: 'black-hole' }, when: 'connect', expect: fails(/ETIMEOUT/) },
+  { fault: { name: 'stall-after-prelogin' }, when: 'connect', expect: fails(/ETIMEOUT/) },
+  { fault: { name: 'stall-after-prelogin' }, when: 'connect', encrypt: true, title: 'stall-after-prelogin (client wants TLS)', expect: fails(/ETIMEOUT/) },
+  { fault: { name: 'stall-after-login' }, when: 'connect', title: 'stall-after-login (the initial SET batch hangs)', expect: fails(/ETIMEOUT/) },
+  { fault: { name: 'stall-after-login' }, when: 'query', expect: fails(/ETIMEOUT/) },
+  { fault: { name: 'delay', ms: 3 * TIMEOUT_MS }, when: 'query', expect: fails(/ETIMEOUT/) },
+  { fault: { name: 'delay', ms: 3 * TIMEOUT_MS }, when: 'connect', title: 'delay (during login)', expect: fails(/ETIMEOUT/) },
+  { fault: { name: 'delay', ms: 200 }, when: 'query', title: 'delay shorter than the timeout: the answer comes, late', expect: (o) => assert.deepEqual(o, { ok: true, rows: 1 }) },
+  { fault: { name: 'reset-mid-result' }, when: 'query', expect: fails(/ESOCKET|ECONNRESET|EPROTOCOL/) },
+  // tedious throws garbage tokens from an event handler: an uncaught exception its user must catch
+  { fault: { name: 'garbage' }, when: 'query', expect: fails(/UNCAUGHT/, /Unknown type: 0/) },
+  { fault: { name: 'garbage', phase: 'prelogin' }, when: 'connect', expect: fails(/./) },
+  { fault: { name: 'garbage', phase: 'login' }, when: 'connect', expect: fails(/UNCAUGHT|ESOCKET|ELOGIN/) },
+  { fault: { name: 'truncated-packet' }, when: 'query', expect: fails(/ESOCKET|ECONNRESET/) },
+  { fault: { name: 'truncated-packet', stall: true }, when: 'query', title: 'truncated-packet then silence', expect: fails(/ETIMEOUT/) },
+  { fault: { name: 'truncated-packet', phase: 'login' }, when: 'connect', expect: fails(/ESOCKET|ETIMEOUT/) },
+  { fault: { name: 'wrong-tds-version' }, when: 'connect', expect: fails(/ETDS/, /unknown TDS version/) },
+  { fault: { name: 'tls-handshake-failure' }, when: 'connect', encrypt: true, expect: fails(/ESOCKET/, /handshake|alert|SSL/i) },
+  { fault: { name: 'login-failure' }, when: 'connect', expect: fails(/ELOGIN/, /^Login failed for user 'monitor'\.$/) },
+  { fault: { name: 'login-failure', number: 4060, severity: 11, message: 'Cannot open database "appdb" requested by the login. The login failed.' }, when: 'connect', title: 'login-failure with another error', expect: fails(/ELOGIN/, /Cannot open database/) },
+  {
+    fault: { name: 'query-error', number: 1205, message: 'Transaction (Process ID 52) was deadlocked.', severity: 13 }, when: 'query',
+    expect: (o) => {
+      fails(/EREQUEST/, /deadlocked/)(o);
+      assert.equal(!o.ok && o.number, 1205);
+    },
+  },
+  { fault: { name: 'oversized-result', rows: 20_000 }, when: 'query', title: 'oversized-result: the client receives every row', expect: (o) => assert.deepEqual(o, { ok: true, rows: 20_000 }) },
+  { fault: { name: 'server-close' }, when: 'query', expect: fails(/ESOCKET|ECONNRESET/, /Connection lost|closed|hang up/) },
+  {
+    fault: { name: 'mutate', mutate: (bytes, info) => (info.phase === 'query' ? Buffer.from(bytes).fill(0x42, 8) : bytes) }, when: 'query',
+    title: 'mutate: the query reply rewritten to nonsense', expect: fails(/UNCAUGHT|EREQUEST|ESOCKET/),
+  },
+  {
+    fault: { name: 'mutate', mutate: (bytes) => bytes }, when: 'connect',
+    title: 'mutate: an identity rewrite changes nothing', expect: (o) => assert.deepEqual(o, { ok: true, rows: 1 }),
+  },
+];
+
+const CLIENT = fileURLToPath(new URL('./fault-client.ts', import.meta.url));
+
+function clientConfig(sim: SqlSim, encrypt: boolean): sql.config {
+  return {
+    server: '127.0.0.1',
+    port: sim.port,
+    user: 'monitor',
+    password,
+    database: 'master',
+    connectionTimeout: TIMEOUT_MS,
+    requestTimeout: TIMEOUT_MS,
+    pool: { max: 1, min: 0 },
+    validateConnection: false,
+    options: { encrypt, trustServerCertificate: true },
+  } as sql.config;
+}
+
+/** Runs fault-client.ts against the server; the fault goes on before it connects or once it is logged in. */
+async function attempt(sim: SqlSim, c: Pick<Case, 'fault' | 'when' | 'encrypt'>): Promise<Outcome> {
+  return (await timedAttempt(sim, c)).outcome;
+}
+
+/** The outcome, and how long the client took from connecting (or from the faulty request) to it. */
+async function timedAttempt(sim: SqlSim, c: Pick<Case, 'fault' | 'when' | 'encrypt'>): Promise<{ outcome: Outcome; ms: number }> {
+  if (c.when === 'connect') await sim.setFault(c.fault);
+  const child = spawn(process.execPath, [CLIENT], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const killer = setTimeout(() => child.kill('SIGKILL'), BOUND_MS + 5000);
+  try {
+    child.stdin.write(JSON.stringify({ port: sim.port, user: 'monitor', password, encrypt: c.encrypt ?? false, when: c.when, timeoutMs: TIMEOUT_MS, query: QUERY }) + '\n');
+    for await (const line of createInterface({ input: child.stdout })) {
+      if (line === 'ready') {
+        await sim.setFault(c.fault);
+        child.stdin.write('go\n');
+      } else if (line.startsWith('{')) {
+        const outcome = JSON.parse(line) as Outcome;
+        const ms = outcome.ms ?? Infinity;
+        delete outcome.ms;
+        return { outcome, ms };
+      }
+    }
+    throw new Error('the client ended without an outcome');
+  } finally {
+    clearTimeout(killer);
+    child.kill();
+  }
+}
+
+describe('faults seen from mssql', { timeout: 120_000, concurrency: 4 }, () => {
+  it('the table covers every fault', () => {
+    const covered = new Set(CASES.map((c) => c.fault.name));
+    assert.deepEqual(Object.keys(FAULTS).filter((n) => !covered.has(n as FaultName)), []);
+  });
+
+  for (const c of CASES) {
+    it(`${c.title ?? c.fault.name} (${[c.when, c.fault.phase && `at ${c.fault.phase}`, c.encrypt && 'encrypt'].filter(Boolean).join(', ')})`, async () => {
+      const sim = await startSqlSim({ scenario, encryption: 'off', tls: { cert: certs.cert, key: certs.key } });
+      try {
+        const { outcome, ms } = await timedAttempt(sim, c);
+        c.expect(outcome, sim);
+        assert.ok(ms < BOUND_MS, `took ${ms} ms`);
+      } finally {
+        await sim.close();
+      }
+    });
+  }
+
+  it('a fault changed while the server runs applies to connections already open', async () => {
+    const sim = await startSqlSim({ scenario });
+    try {
+      const pool = new sql.ConnectionPool(clientConfig(sim, false));
+      await pool.connect();
+      try {
+        await sim.setFault({ name: 'query-error', number: 50001, message: 'first' });
+        await assert.rejects(pool.request().query('SELECT 1'), /first/);
+        await sim.setFault(undefined);
+        assert.equal((await pool.request().query('SELECT 1 AS one')).recordset[0].one, 1);
+      } finally {
+        await pool.close();
+      }
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("'refuse' switched off listens again on the same port", async () => {
+    const sim = await startSqlSim({ scenario, fault: { name: 'refuse' } });
+    try {
+      const port = sim.port;
+      assert.equal((await attempt(sim, { fault: { name: 'refuse' }, when: 'connect' })).ok, false);
+      await sim.setFault(undefined);
+      assert.equal(sim.port, port);
+      assert.deepEqual(await attempt(sim, { fault: { name: 'mutate', mutate: (b) => b }, when: 'query' }), { ok: true, rows: 1 });
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('the mutate hook sees every reply with its phase, TLS flights included', async () => {
+    const seen: MutateInfo[] = [];
+    const sim = await startSqlSim({
+      scenario, encryption: 'off', tls: { cert: certs.cert, key: certs.key },
+      fault: { name: 'mutate', mutate: (bytes, info) => { seen.push(info); return bytes; } },
+    });
+    try {
+      const outcome = await attempt(sim, { fault: sim.fault!, when: 'connect', encrypt: true });
+      assert.deepEqual(outcome, { ok: true, rows: 1 });
+      const phases = [...new Set(seen.map((i) => i.phase))];
+      assert.deepEqual(phases, ['prelogin', 'tls', 'login', 'query']);
+    } finally {
+      await sim.close();
+    }
+  });
+});
