@@ -28,10 +28,10 @@ dist/typecheck.ok: $(SRC) $(shell find test build -name '*.ts' -o -name '*.mjs')
 	$(NODE) node_modules/typescript/bin/tsc -p tsconfig.json
 	@mkdir -p dist && touch $@
 
-dist/mssql-role-check.cjs: $(SRC) build/bundle.mjs node_modules/.package-lock.json $(NODE_X64).ok
+dist/mssql-role-check.cjs: $(SRC) build/bundle.mjs build/levers.mjs $(wildcard build/shims/*) node_modules/.package-lock.json $(NODE_X64).ok
 	$(NODE) build/bundle.mjs $@
 
-$(BINS) &: dist/mssql-role-check.cjs build/pack.sh $(NODE_X64).ok $(NODE_ARM64).ok
+$(BINS) &: dist/mssql-role-check.cjs build/pack.sh build/sea-pack.mjs $(NODE_X64).ok $(NODE_ARM64).ok
 	build/pack.sh dist/mssql-role-check.cjs dist/mssql-role-check
 
 dist/SHA256SUMS: $(BINS)
@@ -39,6 +39,13 @@ dist/SHA256SUMS: $(BINS)
 
 test: all
 	$(NODE) --test --test-concurrency=2 $(TESTS)
+
+# What one check costs next to a packed hello world, FreeTDS tsql and Python (bench/run.ts);
+# N runs of each: make bench N=50
+N ?= 20
+.PHONY: bench
+bench: $(BINS)
+	$(NODE) bench/run.ts --runs $(N)
 
 deps:
 	build/install-deps.sh

@@ -9,7 +9,7 @@ pkgs=(
   qemu-user-static libc6:arm64 libstdc++6:arm64 libgcc-s1:arm64   # the arm64 binary
   keepalived haproxy                  # real peers
   dpkg-dev fakeroot lintian rpm man-db groff-base   # packages
-  python3 python3-pymssql             # benchmark reference
+  python3 python3-pymssql time        # benchmark: references, and GNU time for peak RSS
   docker-compose python3-yaml shellcheck   # static checks of the SQL Server 2022 docker harness
 )
 need=()

@@ -1,0 +1,113 @@
+// make bench [N=20]: what one check costs, side by side with the floor and the alternatives.
+//   (a) the x64 binary: a full --role primary check against sqlsim on loopback
+//   (b) the same binary: --version
+//   (c) the floor: a hello world packed the same way, with the same embedded Node
+//   (d) FreeTDS tsql running the same catalog query (the C floor)
+//   (e) Python 3 + Debian's python3-pymssql running the same query
+// Each is run N times, interleaved; the table gives min / median / max of wall time, CPU time
+// (user + sys) and peak RSS. sqlsim runs in a process of its own, so its work is not counted in
+// CPU or RSS (it is in wall time: it shares the machine, as a real server would not).
+//
+// usage: node bench/run.ts [--runs N]    (needs the binaries: make bench builds them first)
+import { mkdtempSync, writeFileSync, rmSync, statSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { factsSql } from '../src/prober/facts-query.ts';
+import {
+  ROOT, PYTHON, CLEAN_ENV, measure, summarize, table, coldCopy, packedHello, startSim,
+  statsDelta, machine, type Case, type Summary, type SimStats,
+} from './lib.ts';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: process.env.N || '20' } } });
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive whole number, not ${values.runs}`);
+
+const BUILT = join(ROOT, 'dist/mssql-role-check-linux-x64');
+if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run make first`);
+const TSQL = '/usr/bin/tsql';
+const SCENARIO = 'principal'; // test/sqlsim/scenarios/principal.json: appdb, mirroring PRINCIPAL
+const DATABASE = 'appdb';
+const USER = 'monitor';
+// A throwaway password of the simulated server, read from its scenario file.
+const scenario = JSON.parse(readFileSync(join(ROOT, `test/sqlsim/scenarios/${SCENARIO}.json`), 'utf8')) as { logins: { name: string; password: string }[] };
+const PASSWORD = scenario.logins.find((l) => l.name === USER)!.password;
+
+// The binaries run from copies read back from disk (see coldCopy), in dist/bench/.
+const BIN = coldCopy(BUILT, join(ROOT, 'dist/bench'));
+const hello = coldCopy(packedHello(), join(ROOT, 'dist/bench'));
+
+const tmp = mkdtempSync(join(tmpdir(), 'bench-'));
+const sim = await startSim(SCENARIO);
+try {
+  const passwordFile = join(tmp, 'password');
+  writeFileSync(passwordFile, PASSWORD + '\n', { mode: 0o600 });
+  const port = String(sim.port);
+  // The product's own query. tsql cannot send parameters and pymssql quotes them into the text,
+  // so for them the database name is in the text; the server does the same work.
+  const inlineSql = factsSql(1).replace('@db0', `N'${DATABASE}'`);
+  const pySql = factsSql(1).replace('@db0', '%s');
+
+  const cases: Record<'a' | 'b' | 'c' | 'd' | 'e' | 'harness', Case> = {
+    harness: { name: 'harness', argv: ['/bin/true'] },
+    c: { name: 'c', argv: [hello] },
+    b: { name: 'b', argv: [BIN, '--version'] },
+    a: { name: 'a', argv: [BIN, '--host', sim.host, '--port', port, '--user', USER, '--password-file', passwordFile, '--database', DATABASE, '--role', 'primary'] },
+    // tsql reads the password from stdin when it has no terminal (measure.py detaches it from
+    // any): the password stays out of argv. TDSVER as the binary speaks (TDS 7.4).
+    d: { name: 'd', argv: [TSQL, '-H', sim.host, '-p', port, '-U', USER, '-o', 'q'], env: { ...CLEAN_ENV, TDSVER: '7.4', FREETDSCONF: '/dev/null' }, stdin: `${PASSWORD}\n${inlineSql}\ngo\nexit\n` },
+    e: { name: 'e', argv: [PYTHON, join(ROOT, 'bench/pymssql_check.py'), sim.host, port, USER, DATABASE], env: { ...CLEAN_ENV, MSSQL_PASSWORD: PASSWORD }, stdin: pySql },
+  };
+
+  // One run of each client first, outside the measurement: it must give the right answer, and
+  // sqlsim's counters around it are the protocol cost of one check.
+  const perCheck: Record<string, SimStats> = {};
+  for (const k of ['a', 'd', 'e'] as const) {
+    const c = cases[k];
+    const before = await sim.stats();
+    const r = spawnSync(c.argv[0], [...c.argv.slice(1), ...(k === 'a' ? ['--json'] : [])], { input: c.stdin, encoding: 'utf8', env: c.env ?? CLEAN_ENV, timeout: 30_000 });
+    perCheck[k] = statsDelta(before, await sim.stats());
+    const right = k === 'a' ? /"verdict":"pass"/.test(r.stdout) : /PRINCIPAL/.test(r.stdout);
+    if (r.status !== 0 || !right) throw new Error(`(${k}) did not run the check right (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+  }
+
+  process.stderr.write(`bench: ${runs} runs of each case, interleaved...\n`);
+  const results = measure(Object.values(cases), runs);
+  const s = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, summarize(v)])) as Record<string, Summary>;
+
+  const ratio = (x: string, y: string) =>
+    `${(s[x].wall.median / s[y].wall.median).toFixed(2)} wall, ${(s[x].cpu.median / s[y].cpu.median).toFixed(2)} CPU, ${(s[x].rssMb.median / s[y].rssMb.median).toFixed(2)} RSS`;
+  const mb = (file: string) => (statSync(file).size / 2 ** 20).toFixed(1);
+  const protocol = (k: string) => {
+    const p = perCheck[k];
+    const exchanges = p.packetsIn; // every client message of these checks fits one packet
+    return `${p.logins} login, ${p.batches} batch + ${p.rpcs} RPC; ${exchanges} packets sent / ${p.packetsOut} received; ${p.bytesIn} / ${p.bytesOut} bytes`;
+  };
+
+  const out = [
+    `mssql-role-check bench — ${new Date().toISOString().slice(0, 10)}, ${machine()}, N=${runs} (medians in ratios)`,
+    '',
+    table([
+      { label: '(a) check --role primary, sqlsim on loopback', summary: s.a },
+      { label: '(b) --version', summary: s.b },
+      { label: '(c) floor: hello world, same SEA packing', summary: s.c },
+      { label: '(d) FreeTDS tsql, same query', summary: s.d },
+      { label: '(e) Python 3 + pymssql, same query', summary: s.e },
+      { label: 'harness alone (/usr/bin/time /bin/true)', summary: s.harness },
+    ]),
+    '',
+    `binary: dist/mssql-role-check-linux-x64 ${mb(BUILT)} MiB, dist/mssql-role-check-linux-arm64 ${mb(join(ROOT, 'dist/mssql-role-check-linux-arm64'))} MiB; floor ${mb(hello)} MiB`,
+    `a/c: ${ratio('a', 'c')}   (targets: wall ≤ 1.3, RSS ≤ 1.3)`,
+    `b/c: ${ratio('b', 'c')}   (target: wall ≤ 1.1)`,
+    `a/d: ${ratio('a', 'd')}`,
+    `a/e: ${ratio('a', 'e')}   (target: wall < 1)`,
+    `per check, as sqlsim counted: (a) ${protocol('a')}`,
+    `                              (d) ${protocol('d')}`,
+    `                              (e) ${protocol('e')}`,
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+} finally {
+  await sim.stop();
+  rmSync(tmp, { recursive: true, force: true });
+}

@@ -1,0 +1,89 @@
+// Start-up levers for the bundle, as an esbuild plugin (used by bundle.mjs; tests bundle small
+// entries with it). bench/LEVERS.md has the figures for each; bundle.mjs --without=LEVER turns
+// one off to measure it again.
+//   leave-out   packages a check never runs (Azure AD auth, Azure Key Vault and their ~2 MB of
+//               dependencies) are replaced by a stub that throws "... is not included".
+//   lazy        tls and dgram, which tedious loads at start-up, load on first use instead; so
+//               do js-joda, which tedious only needs to encode date parameters, and util, which
+//               tedious's interop helper would otherwise walk member by member.
+//   native      bl's copy of Node's streams (readable-stream) is Node's own stream module, and
+//               iconv-lite's safer-buffer (which walks every member of node:buffer) is Buffer.
+//   eager       each bundled module is compiled ahead of time into the SEA code cache
+//               (compileEagerly, applied to the bundle's text).
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const LEVERS = ['leave-out', 'lazy', 'native', 'eager'];
+
+const shims = join(dirname(fileURLToPath(import.meta.url)), 'shims');
+const shim = (file) => JSON.stringify(join(shims, file));
+const fromTedious = (importer) => /node_modules\/tedious\/lib\//.test(importer);
+
+// Packages no check executes. tedious requires them at load time for authentication methods and
+// key stores this tool does not offer.
+const LEFT_OUT = {
+  '@azure/identity': 'Azure Active Directory authentication',
+  '@azure/core-auth': 'Azure Active Directory authentication',
+  '@azure/keyvault-keys': 'Always Encrypted with Azure Key Vault',
+};
+/** If any of these still reaches the bundle, a dependency found another way to pull it in. */
+export const MUST_NOT_BUNDLE = /node_modules\/(@azure\/|@typespec\/|jsonwebtoken\/|open\/|https?-proxy-agent\/)/;
+
+/**
+ * @param {(lever: string) => boolean} use which levers are on
+ * @returns {import('esbuild').Plugin}
+ */
+export function leversPlugin(use = () => true) {
+  return {
+    name: 'levers',
+    setup(b) {
+      // A virtual module: its source is carried in pluginData, resolved from `resolveDir`.
+      const virtual = (path, contents, resolveDir = shims) => ({ path, namespace: 'lever', pluginData: { contents, resolveDir } });
+      b.onLoad({ filter: /.*/, namespace: 'lever' }, ({ pluginData }) => ({ loader: 'js', ...pluginData }));
+
+      if (use('leave-out')) {
+        b.onResolve({ filter: /^@azure\/(identity|core-auth|keyvault-keys)$/ }, ({ path }) =>
+          virtual(`left-out:${path}`, `module.exports = require(${shim('left-out.cjs')})(${JSON.stringify(path)}, ${JSON.stringify(LEFT_OUT[path])});`));
+      }
+      if (use('lazy')) {
+        b.onResolve({ filter: /^(tls|dgram|util)$/ }, ({ path, importer }) => fromTedious(importer)
+          ? virtual(`lazy:${path}`, `module.exports = require(${shim('lazy-module.cjs')})(() => require('node:${path}'));`)
+          : undefined);
+        // resolveDir stays tedious's, so the shim's own require finds the real js-joda.
+        b.onResolve({ filter: /^@js-joda\/core$/ }, ({ path, importer, resolveDir }) => fromTedious(importer)
+          ? virtual(`lazy:${path}`, `module.exports = require(${shim('js-joda-lazy.cjs')})(() => require('@js-joda/core'));`, resolveDir)
+          : undefined);
+      }
+      if (use('native')) {
+        // bl (tedious's buffer list) wants Duplex from readable-stream 4, a copy of Node 18's streams.
+        b.onResolve({ filter: /^readable-stream$/ }, ({ importer }) =>
+          /node_modules\/bl\//.test(importer) ? { path: 'node:stream', external: true } : undefined);
+        // iconv-lite takes only .Buffer from safer-buffer, a guard for Node < 5.10.
+        b.onResolve({ filter: /^safer-buffer$/ }, ({ importer }) =>
+          /node_modules\/iconv-lite\//.test(importer) ? virtual('native:safer-buffer', "module.exports = { Buffer: require('node:buffer').Buffer };") : undefined);
+      }
+    },
+  };
+}
+
+/**
+ * V8 compiles a function lazily, on first call, unless it is wrapped in parentheses (then it
+ * guesses the function runs at once). The SEA code cache is made by compiling the bundle without
+ * running it, so it holds only eagerly compiled code. esbuild wraps every bundled module in a
+ * method `"path"(exports, module) { ... }`; turning each into `"path": (function (...) { ... })`
+ * puts the modules' load-time code into the cache.
+ * @param {string} text esbuild's unminified CommonJS output
+ */
+export function compileEagerly(text) {
+  const wrappers = text.match(/= __(?:commonJS|esm)\(\{\n/g)?.length ?? 0;
+  let n = 0;
+  const rewritten = text.replace(
+    /^(var \w+ = __(?:commonJS|esm)\(\{\n)  ("[^"\n]*")\(([^)\n]*)\) \{\n(?:([\s\S]*?)\n)??  \}\n\}\);$/gm,
+    (_, head, key, params, body) => {
+      n++;
+      return `${head}  ${key}: (function (${params}) {\n${body === undefined ? '' : `${body}\n`}  })\n});`;
+    });
+  // A changed esbuild output format must not silently lose the lever (or half-apply it).
+  if (n !== wrappers || n === 0) throw new Error(`eager: rewrote ${n} of ${wrappers} module wrappers; esbuild's output format changed`);
+  return rewritten;
+}
