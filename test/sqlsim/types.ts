@@ -5,18 +5,27 @@
 export type SqlType =
   | 'int' | 'smallint' | 'tinyint' | 'bigint' | 'bit'
   | 'nvarchar' // also sysname (= nvarchar(128))
-  | 'uniqueidentifier' | 'datetime' | 'sql_variant';
+  | 'uniqueidentifier' | 'datetime' | 'sql_variant'
+  // catalog columns Microsoft documents with these types (owner_sid, the LSN columns,
+  // dm_hadr_availability_group_states.primary_replica) and non-integer expression results
+  | 'varchar' | 'varbinary' | 'numeric' | 'float';
 
 export interface Column {
   name: string;
   type: SqlType;
-  /** nvarchar: max length in characters (sysname = 128); ignored for fixed-size types */
+  /** nvarchar/varchar: max length in characters (sysname = 128); varbinary: bytes; ignored for fixed-size types */
   length?: number;
+  /** numeric only: precision and scale, e.g. numeric(25,0) */
+  precision?: number;
+  scale?: number;
   nullable: boolean;
 }
 
-/** nvarchar/uniqueidentifier → string, integers → number (bigint may be bigint), bit → boolean. */
-export type Value = null | number | bigint | boolean | string | Date;
+/**
+ * nvarchar/varchar/uniqueidentifier → string, integers/numeric/float → number (bigint may be bigint),
+ * bit → boolean, varbinary → Uint8Array, datetime → Date whose UTC fields are the server's clock reading.
+ */
+export type Value = null | number | bigint | boolean | string | Date | Uint8Array;
 
 export interface ResultSet {
   columns: Column[];
@@ -48,6 +57,10 @@ export interface Login {
   viewServerState?: boolean;
   /** VIEW ANY DATABASE (granted to public by default): without it sys.databases shows only master, tempdb and owned databases. */
   viewAnyDatabase?: boolean;
+  /** VIEW ANY DEFINITION: without it sys.availability_groups and sys.availability_replicas show no rows. */
+  viewAnyDefinition?: boolean;
+  /** ALTER ANY DATABASE: without it an OFFLINE database is not visible in sys.databases. */
+  alterAnyDatabase?: boolean;
   disabled?: boolean;
 }
 
