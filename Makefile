@@ -40,6 +40,10 @@ dist/SHA256SUMS: $(BINS)
 test: all
 	$(NODE) --test --test-concurrency=2 $(TESTS)
 
+# The simulator answering FreeTDS tsql: a mirrored pair on loopback, asked, failed over, asked again.
+demo: node_modules/.package-lock.json $(NODE_X64).ok
+	$(NODE) test/sqlsim/demo.ts
+
 # What one check costs next to a packed hello world, FreeTDS tsql and Python (bench/run.ts);
 # N runs of each: make bench N=50
 N ?= 20

@@ -4,54 +4,21 @@
 // error; a nonexistent column gives error 207.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSqlSim, type EncryptionMode, type SqlSim } from './server.ts';
 import { makeTestCertificates, type TestCertificates } from './certs.ts';
 import { scenarioFile } from './catalog.ts';
 import type { Scenario } from './types.ts';
+import { haveTsql, tsql } from './freetds.ts';
 
-const HAVE_TSQL = spawnSync('tsql', ['-C'], { stdio: 'ignore' }).status === 0;
+const HAVE_TSQL = haveTsql();
 if (!HAVE_TSQL) console.log('\n*** SKIPPING the FreeTDS tests: tsql is not installed (Debian package freetds-bin; make deps installs it) ***\n');
 
 const QUERY = `SELECT d.name, d.state_desc, m.mirroring_role_desc, m.mirroring_partner_instance
 FROM sys.databases AS d JOIN sys.database_mirroring AS m ON m.database_id = d.database_id
 WHERE d.name = N'appdb'`;
-
-export interface TsqlRun {
-  status: number | null;
-  out: string;
-}
-
-/**
- * Runs tsql against host:port with a freetds.conf of its own. The password goes on stdin, never
- * in argv: tsql reads it from stdin when it has no terminal, so it runs in a new session (setsid).
- * The statements follow, each ended by "go". Bounded by `limitMs`.
- */
-export function tsql(opts: { host: string; port: number; user: string; password: string; encryption: 'off' | 'request' | 'require';
-  database?: string; statements: string[]; dir: string; limitMs?: number }): Promise<TsqlRun> {
-  const conf = join(opts.dir, `freetds-${opts.port}-${opts.encryption}.conf`);
-  writeFileSync(conf, `[sim]\n\thost = ${opts.host}\n\tport = ${opts.port}\n\ttds version = 7.4\n\tencryption = ${opts.encryption}\n`);
-  const args = ['-S', 'sim', '-U', opts.user, ...(opts.database ? ['-D', opts.database] : [])];
-  return new Promise((resolve) => {
-    const child = spawn('tsql', args, {
-      detached: true, // setsid: no controlling terminal, so the password is read from stdin
-      env: { PATH: process.env.PATH, FREETDSCONF: conf, LANG: 'C.UTF-8', HOME: opts.dir },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.limitMs ?? 15_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, out });
-    });
-    child.stdin.end(`${opts.password}\n${opts.statements.map((s) => `${s}\ngo\n`).join('')}exit\n`);
-  });
-}
 
 describe('FreeTDS tsql against sqlsim', { skip: !HAVE_TSQL, timeout: 90_000 }, () => {
   let dir: string;
