@@ -384,6 +384,8 @@ describe('the T-SQL translation', () => {
     { sql: "SELECT name FROM sys.databases WHERE name = 'APPDB'", rows: [['appdb']] },
     { sql: "SELECT COUNT(*) FROM sys.database_mirroring WHERE mirroring_role_desc = 'principal'", rows: [[5]] },
     { sql: "SELECT name FROM sys.databases WHERE name = 'APPDB' COLLATE Latin1_General_CS_AS", rows: [] },
+    { sql: "SELECT r.n FROM (SELECT @db AS n) r JOIN sys.databases d ON r.n = d.name", params: { db: 'AppDB' }, rows: [['AppDB']] },
+    { sql: "SELECT 1 AS up WHERE DATABASEPROPERTYEX('appdb', 'Status') = 'online'", rows: [[1]] },
     { sql: "SELECT name FROM sys.databases WHERE name LIKE N'app%'", rows: [['appdb']] },
     { sql: 'SELECT name FROM master.sys.databases WITH (NOLOCK) WHERE database_id = 1', rows: [['master']] },
     { sql: 'WITH m AS (SELECT database_id FROM sys.database_mirroring WHERE mirroring_role_desc IS NOT NULL) SELECT COUNT(*) AS n FROM m', rows: [[5]] },

@@ -1,9 +1,10 @@
 // T-SQL → SQLite: the small, documented translation sqlsim evaluates queries with. It does not
 // recognise particular queries; it rewrites the T-SQL dialect token by token:
 //
-//   N'…' and '…'            → '…' (SQLite string literal)
+//   N'…' and '…'            → ('…' COLLATE NOCASE): SQL Server compares strings case-insensitively
+//                              under its default collation; catalog columns are COLLATE NOCASE too
 //   [name] and "name"        → "name" (every identifier is quoted, so SQLite keywords are plain names)
-//   @name                    → a bound parameter; a name the caller did not supply → error 137
+//   @name                    → ($pN COLLATE NOCASE), bound; a name the caller did not supply → error 137
 //   @@SERVERNAME, @@VERSION… → calls of the catalog's functions; unknown → error 137
 //   TOP (n) / TOP n          → LIMIT n at the end of that SELECT
 //   alias = expr, expr alias → expr AS "alias"
@@ -616,14 +617,15 @@ class Translator {
   private operand(i: number, end: number, out: string[]): number {
     const tok = this.t[i];
     switch (tok.kind) {
-      case 'str': case 'nstr': out.push(quoteString(tok.value)); return i + 1;
+      // strings compare under the server's case-insensitive default collation, whichever side they are on
+      case 'str': case 'nstr': out.push(`(${quoteString(tok.value)} COLLATE NOCASE)`); return i + 1;
       case 'num': out.push(tok.text); return i + 1;
       case 'bin': {
         const hex = tok.text.slice(2);
         out.push(`X'${hex.length % 2 ? '0' : ''}${hex}'`);
         return i + 1;
       }
-      case 'var': out.push(this.param(tok.text)); return i + 1;
+      case 'var': out.push(`(${this.param(tok.text)} COLLATE NOCASE)`); return i + 1;
       case 'gvar': {
         const name = tok.upper.slice(2);
         if (!(name in GLOBALS)) throw errors.undeclared(tok.text);
