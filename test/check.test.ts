@@ -347,6 +347,10 @@ test('TLS: --encrypt on (trusted or with a CA file) and strict (TDS 8.0, CA file
   ], async ([forced, strict]) => {
     const on1 = await check(forced, '-d', 'appdb', '--encrypt', 'on', '--trust-server-certificate');
     assert.equal(on1.status, 0, on1.report.reason);
+    // TLS to an IP address makes Node warn about the server name; the warning must not reach stderr
+    const v = await run(at(forced, '-d', 'appdb', '--encrypt', 'on', '--trust-server-certificate', '-v'));
+    assert.equal(v.status, 0);
+    assert.equal(v.stderr.trimEnd().split('\n').length, 1, v.stderr);
     const on2 = await check(forced, '-d', 'appdb', '--encrypt', 'on', '--ca-file', certs.caFile);
     assert.equal(on2.status, 0, on2.report.reason);
     const untrusted = await check(forced, '-d', 'appdb', '--encrypt', 'on');
@@ -427,6 +431,15 @@ test('wrong password: exit 1, "Login failed"', async () => {
     assert.match(report.reason, /Login failed for user 'monitor'/);
     assert.equal(report.errorCode, 'ELOGIN');
     assert.equal(report.phase, 'login');
+  });
+});
+
+test('--domain logs in with NTLM (the simulator, like a server outside the domain, refuses it)', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }], async ([s]) => {
+    const r = await check(s, '-d', 'Sales', '--domain', 'CORP');
+    assert.equal(r.status, 1);
+    assert.equal(r.report.errorCode, 'ELOGIN');
+    assert.match(r.report.reason, /untrusted domain .* Integrated authentication/);
   });
 });
 

@@ -117,7 +117,13 @@ export class ProbeFailure extends Error {
 
 export function openConnection(ctx: ProbeContext): Promise<Connection> {
   return new Promise((resolve, reject) => {
-    const conn = new Connection(tediousConfig(ctx));
+    let conn: Connection;
+    try {
+      conn = new Connection(tediousConfig(ctx));
+    } catch (err) {
+      // tedious validates its configuration in the constructor: a value it will not take
+      return reject(new ProbeFailure({ code: 'ECONFIG', message: `the driver refused the settings: ${(err as Error).message}` }));
+    }
     conn.on('debug', (msg: string) => {
       const m = /^State change: \S+ -> (\S+)$/.exec(msg);
       if (!m) return;
