@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers/paths.ts';
@@ -205,3 +205,43 @@ for (const [what, env] of [
     assert.match(ours[0], /^test-docker: no Docker engine reachable.*test\/docker\/README\.md\)$/);
   });
 }
+
+test('the docker runner tears the stack down when it cannot come up, counts every scenario failed, and keeps passwords off argv', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fake-docker-'));
+  try {
+    // A docker whose compose exists but cannot pull: records each call, the env file's mode, and
+    // whether any password of the env file appeared on its argv.
+    const fake = join(dir, 'docker');
+    writeFileSync(fake, `#!/bin/bash
+log=${dir}/calls
+echo "$*" >> "$log"
+if [ -n "$MSSQL_ENV_FILE" ]; then
+  echo "envfile $MSSQL_ENV_FILE $(stat -c %a "$MSSQL_ENV_FILE")" >> "$log"
+  while IFS== read -r _ pw; do case " $* " in *"$pw"*) echo LEAK >> "$log";; esac; done < "$MSSQL_ENV_FILE"
+fi
+[ "$1 $2" = "compose version" ] && exit 0
+case " $* " in *" pull "*) echo "no network" >&2; exit 1;; esac
+exit 0
+`);
+    chmodSync(fake, 0o755);
+    const r = spawnSync(process.execPath, [join(DOCKER_DIR, 'run.ts')], {
+      cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, DOCKER: fake },
+    });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`SQL Server 2022 scenarios: 0 passed, ${SCENARIOS.length} failed`));
+    assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('not ok - ')).length, SCENARIOS.length);
+    const calls = readFileSync(join(dir, 'calls'), 'utf8');
+    assert.doesNotMatch(calls, /LEAK/, 'a password reached docker\'s argv');
+    const downs = calls.split('\n').filter((l) => / down -v /.test(l));
+    assert.ok(downs.length >= 2, `each stack is torn down after its failure:\n${calls}`);
+    assert.match(downs[0], /-f \S+compose\.yaml --profile ag down -v --remove-orphans/);
+    const envFiles = [...calls.matchAll(/^envfile (\S+) (\d+)$/gm)];
+    assert.ok(envFiles.length > 0);
+    for (const [, file, mode] of envFiles) {
+      assert.equal(mode, '600', 'the env file is 0600');
+      assert.ok(!existsSync(file), `the env file ${file} is removed at the end`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -256,7 +256,8 @@ async function main(): Promise<number> {
         await compose.script(stack, `setup-${stack.name}.sh`);
         for (const s of stack.servers) await waitForPort(s, ports[s as keyof typeof ports], secrets.sa);
       } catch (err) {
-        for (const s of mine) console.log(`not ok - ${s.name}: the ${stack.name} stack did not come up: ${(err as Error).message}`);
+        console.log(`test-docker: the ${stack.name} stack did not come up: ${(err as Error).message}`);
+        for (const s of mine) console.log(`not ok - ${s.name} (the ${stack.name} stack did not come up)`);
         failed += mine.length;
         if (!values.keep) compose.downSync();
         continue;
