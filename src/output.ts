@@ -74,7 +74,7 @@ export function verboseLines(o: Outcome, s: Settings): string[] {
   const head = `mssql-role-check: ${target(s)} as ${s.role}`;
   const ms = `${Math.round(o.timings.total ?? 0)} ms`;
   if (o.databases.length === 0 || o.databases.every((d) => !d.facts)) {
-    const where = o.phase && o.errorCode !== 'MAINTENANCE' ? `, during ${o.phase}` : '';
+    const where = o.phase && o.errorCode !== 'MAINTENANCE' && !o.reason.includes(`during ${o.phase}`) ? `, during ${o.phase}` : '';
     return [`${head}: ${o.pass ? 'PASS' : 'FAIL'}: ${o.reason} (${o.errorCode ?? 'ok'}${where}, ${ms})`];
   }
   return o.databases.map((d) =>
