@@ -7,7 +7,11 @@ import { SqlError } from './types.ts';
 export const FAKE_SCENARIO: Scenario = {
   server: { name: 'SIMFAKE', productVersion: '16.0.4135.4' },
   // A throwaway password for a simulated login; it protects nothing.
-  logins: [{ name: 'probe', password: 'sim-Pass-1', sysadmin: true }],
+  logins: [
+    { name: 'probe', password: 'sim-Pass-1', sysadmin: true },
+    // a Windows login: the simulated domain account's password is checked through NTLMv2
+    { name: 'CORP\\winprobe', password: 'sim-Win-Pass-1', viewServerState: true },
+  ],
   databases: [
     { name: 'master', database_id: 1, state_desc: 'ONLINE' },
     { name: 'appdb', database_id: 5, state_desc: 'ONLINE' },

@@ -241,6 +241,33 @@ describe('mssql against sqlsim', { timeout: 60_000 }, () => {
       assert.deepEqual(tokens, [{ number: 18456, class: 14, state: 1, message: "Login failed for user 'probe'." }]);
     }));
 
+  const ntlmCases: { name: string; domain: string; user: string; password: string; ok: boolean }[] = [
+    { name: 'right password', domain: 'CORP', user: 'winprobe', password: 'sim-Win-Pass-1', ok: true },
+    { name: 'domain in lower case', domain: 'corp', user: 'WinProbe', password: 'sim-Win-Pass-1', ok: true },
+    { name: 'wrong password', domain: 'CORP', user: 'winprobe', password: 'sim-Win-Pass-2', ok: false },
+    { name: 'unknown account', domain: 'CORP', user: 'nobody', password: 'sim-Win-Pass-1', ok: false },
+    { name: 'other domain', domain: 'OTHER', user: 'winprobe', password: 'sim-Win-Pass-1', ok: false },
+  ];
+  for (const c of ntlmCases) {
+    it(`Windows login (NTLM over SSPI), ${c.name} → ${c.ok ? 'logged in as CORP\\winprobe' : 'error 18452'}`, () =>
+      withSim({ encryption: 'off' }, async (sim, engine) => {
+        const cfg = { ...config(sim, { user: c.user, password: c.password, options: { encrypt: true } }), domain: c.domain };
+        if (c.ok) {
+          await withPool(cfg, async (pool) => {
+            assert.equal((await pool.request().query('select databases')).recordset.length, 3);
+          });
+          assert.equal(engine.calls.at(-1)?.session.login.name, 'CORP\\winprobe');
+        } else {
+          await assert.rejects(withPool(cfg, async () => {}), (err: Error & { code?: string }) => {
+            assert.equal(err.code, 'ELOGIN');
+            assert.match(err.message, /untrusted domain/);
+            return true;
+          });
+          assert.equal(sim.stats.logins, 0);
+        }
+      }));
+  }
+
   it('query errors: 207 invalid column, 208 invalid object, as RequestError with number and class', () =>
     withSim({}, async (sim) => {
       await withPool(config(sim), async (pool) => {

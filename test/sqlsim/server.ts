@@ -14,6 +14,7 @@ import { Feature, parseLogin7, type Login7 } from './tds/login7.ts';
 import { ProcId, parseRpc, parseSqlBatch, procName, type RpcCall } from './tds/requests.ts';
 import { UnsupportedType } from './tds/types.ts';
 import * as T from './tds/tokens.ts';
+import { buildChallenge, ntlmMessageType, parseAuthenticate, verifyNtlmv2 } from './tds/ntlm.ts';
 import { FlightCollector, HANDSHAKE_FAILURE_ALERT, createServerTls, type ServerTls } from './tds/tls.ts';
 
 export type { EncryptionMode } from './tds/prelogin.ts';
@@ -71,6 +72,8 @@ export interface SqlSim {
 }
 
 const SYSTEM_DATABASES = ['master', 'tempdb', 'model', 'msdb'];
+const loginFailed = (user: string) => `Login failed for user '${user}'.`;
+const UNTRUSTED_DOMAIN = { number: 18452, severity: 14, message: 'Login failed. The login is from an untrusted domain and cannot be used with Integrated authentication.' };
 
 export async function startSqlSim(options: SqlSimOptions): Promise<SqlSim> {
   const engine = options.engine ?? new Catalog(options.scenario);
@@ -181,7 +184,7 @@ class SimCore implements SqlSim {
   }
 }
 
-type State = 'initial' | 'prelogin' | 'tls-handshake' | 'login' | 'ready' | 'stalled' | 'closed';
+type State = 'initial' | 'prelogin' | 'tls-handshake' | 'login' | 'sspi' | 'ready' | 'stalled' | 'closed';
 
 /** One client connection: a state machine fed with whole TDS messages. */
 class Connection {
@@ -202,6 +205,7 @@ class Connection {
   private tlsDropped = false;
   private session: Session | undefined;
   private loginDatabase = 'master';
+  private pendingNtlm: { login: Login7; serverChallenge: Buffer } | undefined;
   private negotiatedPacketSize = DEFAULT_PACKET_SIZE;
   private chain: Promise<void> = Promise.resolve();
   private pendingReply: { cancel: () => void } | undefined;
@@ -301,6 +305,7 @@ class Connection {
       prelogin: [PacketType.PRELOGIN],
       'tls-handshake': [PacketType.PRELOGIN],
       login: [PacketType.LOGIN7],
+      sspi: [PacketType.SSPI],
       ready: [PacketType.SQL_BATCH, PacketType.RPC, PacketType.TRANSACTION_MANAGER],
     };
     if (!expected[this.state]?.includes(message.type)) {
@@ -316,6 +321,8 @@ class Connection {
         return this.onHandshakeData(message.payload);
       case 'login':
         return this.onLogin(message.payload);
+      case 'sspi':
+        return this.onSspi(message.payload);
       case 'ready':
         return this.onRequest(message);
     }
@@ -383,7 +390,7 @@ class Connection {
   }
 
   private phase(): FaultPhase {
-    return this.state === 'prelogin' ? 'prelogin' : this.state === 'login' ? 'login' : 'query';
+    return this.state === 'prelogin' ? 'prelogin' : this.state === 'login' || this.state === 'sspi' ? 'login' : 'query';
   }
 
   private endGracefully(): void {
@@ -519,22 +526,49 @@ class Connection {
     if (this.faultAt('garbage', 'login')) return this.sendGarbage();
     if (this.faultAt('truncated-packet', 'login')) return this.sendTruncated();
     const scenario = this.sim.engine.scenario;
-    const failed = (user: string) => `Login failed for user '${user}'.`;
-
-    if (login.integratedSecurity) {
-      // No Windows authentication here: SQL Server's answer when it cannot use the client's SSPI token.
-      return this.loginError(login, [{ number: 18452, severity: 14, message: 'Login failed. The login is from an untrusted domain and cannot be used with Integrated authentication.' }]);
-    }
     const f = this.fault;
+    if (login.integratedSecurity) {
+      if (ntlmMessageType(login.sspi) === 1 && f?.name !== 'login-failure') {
+        // NTLM: answer the NEGOTIATE with a CHALLENGE; the AUTHENTICATE comes in an SSPI message.
+        const domain = scenario.logins.map((l) => l.name.split('\\')).find((parts) => parts.length === 2)?.[0] ?? 'SQLSIM';
+        const challenge = buildChallenge(domain.toUpperCase(), this.serverName().split('\\')[0]);
+        this.pendingNtlm = { login, serverChallenge: challenge.serverChallenge };
+        this.state = 'sspi';
+        this.send(PacketType.TABULAR_RESULT, T.sspi(challenge.message), 'login');
+        return;
+      }
+      return this.loginError(login, [UNTRUSTED_DOMAIN]);
+    }
     if (f?.name === 'login-failure') {
-      return this.loginError(login, [{ number: f.number ?? 18456, severity: f.severity ?? 14, message: f.message ?? failed(login.userName) }]);
+      return this.loginError(login, [{ number: f.number ?? 18456, severity: f.severity ?? 14, message: f.message ?? loginFailed(login.userName) }]);
     }
-    const account: Login | undefined = scenario.logins.find((l) => l.name.toLowerCase() === login.userName.toLowerCase());
+    const account: Login | undefined = scenario.logins.find((l) => l.name.toLowerCase() === login.userName.toLowerCase() && !l.name.includes('\\'));
     if (!account || account.password !== login.password) {
-      return this.loginError(login, [{ number: 18456, severity: 14, message: failed(login.userName) }]);
+      return this.loginError(login, [{ number: 18456, severity: 14, message: loginFailed(login.userName) }]);
     }
+    this.completeLogin(login, account, login.userName);
+  }
+
+  /** The NTLM AUTHENTICATE message: the proof is checked against the password of the scenario's DOMAIN\user login. */
+  private onSspi(payload: Buffer): void {
+    const pending = this.pendingNtlm!;
+    this.pendingNtlm = undefined;
+    const auth = parseAuthenticate(payload);
+    if (!auth) return this.protocolError('SSPI message is no NTLM AUTHENTICATE');
+    const name = `${auth.domain}\\${auth.user}`;
+    const account = this.sim.engine.scenario.logins.find((l) => l.name.toLowerCase() === name.toLowerCase());
+    if (!account || !verifyNtlmv2(auth, pending.serverChallenge, account.password)) {
+      // Windows could not authenticate the account: SQL Server reports it as an untrusted domain.
+      return this.loginError(pending.login, [UNTRUSTED_DOMAIN]);
+    }
+    this.completeLogin(pending.login, account, account.name);
+  }
+
+  private completeLogin(login: Login7, account: Login, userName: string): void {
+    const scenario = this.sim.engine.scenario;
+    const f = this.fault;
     if (account.disabled) {
-      return this.loginError(login, [{ number: 18470, severity: 14, message: `Login failed for user '${login.userName}'. Reason: The account is disabled.` }]);
+      return this.loginError(login, [{ number: 18470, severity: 14, message: `Login failed for user '${userName}'. Reason: The account is disabled.` }]);
     }
     const wanted = login.database || 'master';
     const row = scenario.databases.find((d) => String(d.name).toLowerCase() === wanted.toLowerCase());
@@ -542,7 +576,7 @@ class Connection {
     if (!online) {
       return this.loginError(login, [
         { number: 4060, severity: 11, message: `Cannot open database "${wanted}" requested by the login. The login failed.` },
-        { number: 18456, severity: 14, message: failed(login.userName) },
+        { number: 18456, severity: 14, message: loginFailed(userName) },
       ]);
     }
     const database = row ? String(row.name) : wanted.toLowerCase();
@@ -579,7 +613,7 @@ class Connection {
     this.loginDatabase = database;
     this.session = { login: account, database, appName: login.appName || undefined };
     this.state = f?.name === 'stall-after-login' ? 'stalled' : 'ready';
-    this.sim.log(`${this.name}: '${login.userName}' logged in to ${database} (packet size ${this.negotiatedPacketSize})`);
+    this.sim.log(`${this.name}: '${userName}' logged in to ${database} (packet size ${this.negotiatedPacketSize})`);
   }
 
   /** SQL Server names the failover partner at login when the database is a mirroring principal. */

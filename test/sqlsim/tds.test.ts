@@ -10,11 +10,15 @@ import { Feature, deobfuscatePassword, obfuscatePassword, parseLogin7 } from './
 import { FlightCollector, RecordType } from './tds/tls.ts';
 import { Reader, datetime, encodeValue, guid, guidToString, readTypeInfo, readValue } from './tds/types.ts';
 import { parseRpc, parseSqlBatch } from './tds/requests.ts';
+import { buildChallenge, md4, parseAuthenticate, verifyNtlmv2 } from './tds/ntlm.ts';
+import { sspi } from './tds/tokens.ts';
 
 // tedious's CommonJS classes (module.exports = the class), typed by their declaration files
 const require = createRequire(import.meta.url);
 const Login7Payload = require('tedious/lib/login7-payload.js') as typeof import('tedious/lib/login7-payload.js').default;
 const PreloginPayload = require('tedious/lib/prelogin-payload.js') as typeof import('tedious/lib/prelogin-payload.js').default;
+const NTLMResponsePayload = require('tedious/lib/ntlm-payload.js') as typeof import('tedious/lib/ntlm-payload.js').default;
+const sspiParser = require('tedious/lib/token/sspi-token-parser.js') as (buf: Buffer, offset: number, options: object) => { value: { ntlmpacket: { nonce: Buffer; target: Buffer; domain: string } } };
 
 function packet(type: number, status: number, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
@@ -253,5 +257,27 @@ describe('requests', () => {
     assert.deepEqual(calls.map((c) => [c.name, c.procId, c.params.map((p) => [p.name, p.value])]), [['sp_executesql', null, [['@a', 1], ['@b', -2]]]]);
     const byId = Buffer.concat([Buffer.from([0xff, 0xff, 10, 0, 0, 0]), param('', 5), Buffer.from([0x80]), Buffer.from([0xff, 0xff, 15, 0, 0, 0])]);
     assert.deepEqual(parseRpc(byId).calls.map((c) => [c.procId, c.params.length]), [[10, 1], [15, 0]]);
+  });
+});
+
+describe('NTLM', () => {
+  it('MD4 gives the RFC 1320 test vectors', () => {
+    assert.equal(md4(Buffer.from('')).toString('hex'), '31d6cfe0d16ae931b73c59d7e0c089c0');
+    assert.equal(md4(Buffer.from('abc')).toString('hex'), 'a448017aaf21d8525fc10ae87aa6729d');
+    assert.equal(md4(Buffer.from('1234567890'.repeat(8))).toString('hex'), 'e33b4ddc9c38f2199c3e7b164fcc0536');
+  });
+
+  it("tedious reads our CHALLENGE, and its AUTHENTICATE passes the NTLMv2 check only with the right password", () => {
+    const challenge = buildChallenge('CORP', 'SQLA');
+    const token = sspi(challenge.message);
+    const { ntlmpacket } = sspiParser(token, 1, {}).value;
+    assert.deepEqual(ntlmpacket.nonce, challenge.serverChallenge);
+    assert.equal(ntlmpacket.domain, 'CORP');
+    const answer = (password: string) => parseAuthenticate(new NTLMResponsePayload({ domain: 'CORP', userName: 'winprobe', password, ntlmpacket } as never).data)!;
+    const auth = answer('s3cret');
+    assert.deepEqual([auth.domain, auth.user], ['CORP', 'winprobe']);
+    assert.equal(verifyNtlmv2(auth, challenge.serverChallenge, 's3cret'), true);
+    assert.equal(verifyNtlmv2(auth, challenge.serverChallenge, 's3cret!'), false);
+    assert.equal(verifyNtlmv2(auth, Buffer.alloc(8), 's3cret'), false, 'a replay against another challenge fails');
   });
 });
