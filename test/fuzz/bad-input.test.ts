@@ -75,19 +75,20 @@ function withValue(option: string, value: Buffer): Buffer[] {
 
 test('hostile values for every option on the command line → exit 1, one line', async () => {
   const cases: Case[] = [];
-  for (const opt of VALUE_OPTIONS) {
+  VALUE_OPTIONS.forEach((opt, i) => {
     const numeric = (NUMERIC_OPTIONS as readonly string[]).includes(opt);
-    for (const h of numeric ? [...HOSTILE_TEXT, ...HOSTILE_NUMBERS] : HOSTILE_TEXT) {
+    // every option gets every other text value (alternating per option, so each value still
+    // meets half the options); the numeric options get all values, text and number-like
+    const text = HOSTILE_TEXT.filter((_, j) => numeric || (i + j) % 2 === 0 || j < 3);
+    for (const h of numeric ? [...text, ...HOSTILE_NUMBERS] : text) {
       // --max-lag is judged only with --role secondary; elsewhere it fails for that reason alone
       const extra = opt === 'max-lag' ? [s('--role'), s('secondary')] : [];
       cases.push({ label: `--${opt} <${h.label}>`, args: [...withValue(opt, h.bytes), ...extra] });
-      // the --name=VALUE spelling goes through a different path in the parser
-      if (h.label === 'newline' || h.label === 'empty' || h.label === 'invalid UTF-8') {
-        const args = base().filter((_, i, all) => all[i].toString() !== `--${opt}` && all[i - 1]?.toString() !== `--${opt}`);
-        cases.push({ label: `--${opt}=<${h.label}>`, args: [Buffer.concat([s(`--${opt}=`), h.bytes]), ...args] });
-      }
     }
-  }
+    // the --name=VALUE spelling goes through a different path in the parser
+    const args = base().filter((_, k, all) => all[k].toString() !== `--${opt}` && all[k - 1]?.toString() !== `--${opt}`);
+    cases.push({ label: `--${opt}=<newline>`, args: [Buffer.concat([s(`--${opt}=`), s('a\nb')]), ...args] });
+  });
   report(await inPool(cases, 4, runCase));
 });
 

@@ -12,8 +12,8 @@ import { loadScenario, passwordOf, runCheck } from './sim.ts';
 import { tempDir, waitUntil, sleep } from './harness.ts';
 import { inPool, crashSigns } from '../fuzz/pool.ts';
 
-const TIMEOUT_S = 1;
-const SLACK_MS = 1000; // process start-up and a loaded CI machine; a hang would be far over
+const TIMEOUT_S = 3; // the default deadline; shorter ones are eaten by start-up on a loaded CI machine
+const SLACK_MS = 2000; // process start-up on a loaded machine; a hang would be far over
 
 /** Reason classes: what kind of failure the check must report for a fault. */
 const CLASS: Record<string, (code: string) => boolean> = {
@@ -40,7 +40,7 @@ const TABLE: Row[] = [
   { label: 'accept and never answer', fault: { name: 'black-hole' }, class: 'timeout', phase: 'prelogin' },
   { label: 'stall after PRELOGIN', fault: { name: 'stall-after-prelogin' }, class: 'timeout', phase: 'login' },
   { label: 'stall after LOGIN7', fault: { name: 'stall-after-login' }, class: 'timeout' },
-  { label: 'every reply delayed past the deadline', fault: { name: 'delay', ms: 3000 }, class: 'timeout' },
+  { label: 'every reply delayed past the deadline', fault: { name: 'delay', ms: 6000 }, class: 'timeout' },
   { label: 'reset mid-result', fault: { name: 'reset-mid-result' }, class: 'network' },
   { label: 'garbage for PRELOGIN', fault: { name: 'garbage', phase: 'prelogin' }, class: 'protocol', phase: 'prelogin' },
   { label: 'garbage for LOGIN7', fault: { name: 'garbage', phase: 'login' }, class: 'protocol', phase: 'login' },
@@ -73,32 +73,43 @@ test('the table covers every sqlsim fault (except mutate, which the fuzzer drive
   assert.deepEqual(missing, [], 'faults without a row in the table');
 });
 
+async function faultCase(row: Row, truth: 'principal' | 'mirror'): Promise<{ label: string; line: string; problems: string[] }> {
+  const scenario = loadScenario(truth);
+  const sim = await startSqlSim({
+    scenario, fault: row.fault,
+    ...(row.tls ? { tls: { cert: certs.cert, key: certs.key }, encryption: 'on' as const } : {}),
+  });
+  try {
+    const r = await runCheck({ host: sim.host, port: sim.port, password: passwordOf(scenario), timeoutS: TIMEOUT_S,
+      extra: row.tls ? ['--encrypt', 'on', '--trust-server-certificate'] : [] });
+    const code = String(r.json?.errorCode ?? '');
+    const problems: string[] = [];
+    if (r.status !== 1) problems.push(`exit ${r.status ?? r.signal}`);
+    if (r.ms > TIMEOUT_S * 1000 + SLACK_MS) problems.push(`took ${Math.round(r.ms)} ms`);
+    if (!r.json) problems.push(`no JSON on stdout: ${JSON.stringify(r.stdout.slice(0, 200))}`);
+    else if (!CLASS[row.class](code)) problems.push(`error code ${code} is not of class ${row.class} (${r.json.reason})`);
+    if (row.phase && r.json && r.json.phase !== row.phase) problems.push(`phase ${r.json.phase}, expected ${row.phase}`);
+    if (r.json && (r.json.verdict !== 'fail' || r.json.exitCode !== 1)) problems.push(`JSON says ${r.json.verdict} / ${r.json.exitCode}`);
+    if (r.stderr.split('\n').filter(Boolean).length > 1) problems.push(`several lines on stderr: ${r.stderr}`);
+    const crash = crashSigns(r.stdout + r.stderr);
+    if (crash) problems.push(`crash: ${crash}`);
+    return { label: `${row.label} (${truth})`, line: `${row.label.padEnd(40)} ${truth.padEnd(9)} exit ${r.status} ${String(Math.round(r.ms)).padStart(5)} ms  ${code.padEnd(16)} ${r.json?.phase ?? ''}`, problems };
+  } finally {
+    await sim.close();
+  }
+}
+
 test(`every fault, principal and mirror → exit 1 within ${TIMEOUT_S} s + ${SLACK_MS} ms, with the right reason class`, async () => {
   const cases = TABLE.flatMap((row) => (['principal', 'mirror'] as const).map((truth) => ({ row, truth })));
   const results = await inPool(cases, 4, async ({ row, truth }) => {
-    const scenario = loadScenario(truth);
-    const sim = await startSqlSim({
-      scenario, fault: row.fault,
-      ...(row.tls ? { tls: { cert: certs.cert, key: certs.key }, encryption: 'on' as const } : {}),
-    });
-    try {
-      const r = await runCheck({ host: sim.host, port: sim.port, password: passwordOf(scenario), timeoutS: TIMEOUT_S,
-        extra: row.tls ? ['--encrypt', 'on', '--trust-server-certificate'] : [] });
-      const code = String(r.json?.errorCode ?? '');
-      const problems: string[] = [];
-      if (r.status !== 1) problems.push(`exit ${r.status ?? r.signal}`);
-      if (r.ms > TIMEOUT_S * 1000 + SLACK_MS) problems.push(`took ${Math.round(r.ms)} ms`);
-      if (!r.json) problems.push(`no JSON on stdout: ${JSON.stringify(r.stdout.slice(0, 200))}`);
-      else if (!CLASS[row.class](code)) problems.push(`error code ${code} is not of class ${row.class} (${r.json.reason})`);
-      if (row.phase && r.json && r.json.phase !== row.phase) problems.push(`phase ${r.json.phase}, expected ${row.phase}`);
-      if (r.json && (r.json.verdict !== 'fail' || r.json.exitCode !== 1)) problems.push(`JSON says ${r.json.verdict} / ${r.json.exitCode}`);
-      if (r.stderr.split('\n').filter(Boolean).length > 1) problems.push(`several lines on stderr: ${r.stderr}`);
-      const crash = crashSigns(r.stdout + r.stderr);
-      if (crash) problems.push(`crash: ${crash}`);
-      return { label: `${row.label} (${truth})`, line: `${row.label.padEnd(40)} ${truth.padEnd(9)} exit ${r.status} ${String(Math.round(r.ms)).padStart(5)} ms  ${code.padEnd(16)} ${r.json?.phase ?? ''}`, problems };
-    } finally {
-      await sim.close();
-    }
+    const first = await faultCase(row, truth);
+    // A run that failed only by being slow (a deadline hit where another reason was due, or time
+    // over) is run once more: a starved CI machine can do that, a real hang does it twice.
+    const slow = (p: string) => p.startsWith('took') || p.includes('TIMEOUT');
+    const slowOnly = first.problems.some(slow) && first.problems.every((p) => slow(p) || p.startsWith('phase'));
+    if (!slowOnly) return first;
+    const second = await faultCase(row, truth);
+    return { ...second, line: `${second.line}  (ran twice; first: ${first.problems.join('; ')})` };
   });
   for (const r of results) console.log(`# ${r.line}`);
   assert.deepEqual(results.filter((r) => r.problems.length).map((r) => `${r.label}: ${r.problems.join('; ')}`), []);
@@ -107,18 +118,24 @@ test(`every fault, principal and mirror → exit 1 within ${TIMEOUT_S} s + ${SLA
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`${signal} in the middle of the login → exit 1 at once`, async () => {
     const scenario = loadScenario('principal');
-    // PRELOGIN is answered, LOGIN7 never is: the check sits in its login
-    const sim = await startSqlSim({ scenario, fault: { name: 'stall-after-prelogin' } });
+    // PRELOGIN is answered, LOGIN7 is read but its answer swallowed: the check sits in its login.
+    // (The mutate hook is called exactly when the LOGIN7 answer is due, which times the signal.)
+    let loginArrived = false;
+    const sim = await startSqlSim({
+      scenario,
+      fault: { name: 'mutate', mutate: (bytes, info) => {
+        if (info.phase !== 'login') return bytes;
+        loginArrived = true;
+        return Buffer.alloc(0);
+      } },
+    });
     try {
       let sentAt = 0;
       const r = await runCheck({
         host: sim.host, port: sim.port, password: passwordOf(scenario), timeoutS: 20, limitMs: 15_000,
         onSpawn: (child) => {
           void (async () => {
-            // LOGIN7 is in once more bytes arrive after the PRELOGIN answer went out
-            await waitUntil('the PRELOGIN answer', () => sim.stats.packetsOut >= 1, 10_000, 5);
-            const preloginBytes = sim.stats.bytesIn;
-            await waitUntil('the check to send LOGIN7', () => sim.stats.bytesIn > preloginBytes, 10_000, 5);
+            await waitUntil('the check to send LOGIN7', () => loginArrived, 10_000, 5);
             await sleep(100);
             sentAt = performance.now();
             child.kill(signal);

@@ -14,7 +14,7 @@ import { startSqlSim, type SqlSim } from '../sqlsim/server.ts';
 import { failover } from '../sqlsim/catalog.ts';
 
 const INTER_MS = 1000;
-const CHECK_TIMEOUT = 1;
+const CHECK_TIMEOUT = 3; // the check's default deadline; HAProxy's timeout check is 2 s more
 const SWAP_LIMIT_MS = 8_000; // fall 1 / rise 1: one inter plus the check's own run, with room for a loaded CI machine
 const WRAPPER_EXAMPLE = join(ROOT, 'doc/examples/haproxy-mssql-check');
 

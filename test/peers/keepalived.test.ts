@@ -15,9 +15,9 @@ import { SimProcess, SCENARIOS, DATABASE, LOGIN, loadScenario, passwordOf } from
 
 const INTERVAL = 1; // vrrp_script interval, seconds
 const ADVERT = 1; // VRRP advert_int, seconds
-const CHECK_TIMEOUT = 1; // the check's own --timeout
-/** "within a few intervals": fall/rise detection + VRRP master-down time (3 adverts) + slack */
-const MOVE_LIMIT_MS = 10_000;
+const CHECK_TIMEOUT = 3; // the check's own --timeout (its default; keepalived's script timeout is 2 s more)
+/** "within a few intervals": fall/rise detection + VRRP master-down time (3 adverts) + slack for a loaded machine */
+const MOVE_LIMIT_MS = 12_000;
 
 const netns = canCreateNetns();
 const skip = netns.ok ? false : `needs root to create network namespaces (${netns.why})`;
