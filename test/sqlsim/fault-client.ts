@@ -11,7 +11,7 @@ interface Config {
   port: number;
   user: string;
   password: string;
-  encrypt: boolean;
+  encrypt: boolean | 'strict';
   when: 'connect' | 'query';
   timeoutMs: number;
   query: string;
@@ -42,7 +42,7 @@ const pool = new sql.ConnectionPool({
   pool: { max: 1, min: 0 },
   // no validation query on acquire: the fault must meet the request itself
   validateConnection: false,
-  options: { encrypt: config.encrypt, trustServerCertificate: true, cancelTimeout: config.timeoutMs },
+  options: { encrypt: config.encrypt as boolean, trustServerCertificate: true, cancelTimeout: config.timeoutMs },
 } as sql.config);
 pool.on('error', () => {});
 try {

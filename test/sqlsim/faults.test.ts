@@ -39,7 +39,7 @@ interface Case {
   fault: Fault;
   /** 'connect': the fault is on before the client connects; 'query': it is switched on once the client is logged in */
   when: 'connect' | 'query';
-  encrypt?: boolean;
+  encrypt?: boolean | 'strict';
   expect: (o: Outcome, sim: SqlSim) => void;
   title?: string;
 }
@@ -78,6 +78,7 @@ const CASES: Case[] = [
   { fault: { name: 'truncated-packet', phase: 'login' }, when: 'connect', expect: fails(/ESOCKET|ETIMEOUT/) },
   { fault: { name: 'wrong-tds-version' }, when: 'connect', expect: fails(/ETDS/, /unknown TDS version/) },
   { fault: { name: 'tls-handshake-failure' }, when: 'connect', encrypt: true, expect: fails(/ESOCKET/, /handshake|alert|SSL/i) },
+  { fault: { name: 'tls-handshake-failure' }, when: 'connect', encrypt: 'strict', expect: fails(/ESOCKET/, /handshake|alert|SSL/i) },
   { fault: { name: 'login-failure' }, when: 'connect', expect: fails(/ELOGIN/, /^Login failed for user 'monitor'\.$/) },
   { fault: { name: 'login-failure', number: 4060, severity: 11, message: 'Cannot open database "appdb" requested by the login. The login failed.' }, when: 'connect', title: 'login-failure with another error', expect: fails(/ELOGIN/, /Cannot open database/) },
   {
@@ -153,7 +154,7 @@ describe('faults seen from mssql', { timeout: 120_000, concurrency: 4 }, () => {
   });
 
   for (const c of CASES) {
-    it(`${c.title ?? c.fault.name} (${[c.when, c.fault.phase && `at ${c.fault.phase}`, c.encrypt && 'encrypt'].filter(Boolean).join(', ')})`, async () => {
+    it(`${c.title ?? c.fault.name} (${[c.when, c.fault.phase && `at ${c.fault.phase}`, c.encrypt && `encrypt ${c.encrypt}`].filter(Boolean).join(', ')})`, async () => {
       const sim = await startSqlSim({ scenario, encryption: 'off', tls: { cert: certs.cert, key: certs.key } });
       try {
         const { outcome, ms } = await timedAttempt(sim, c);
