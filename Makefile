@@ -9,7 +9,7 @@ BINS := dist/mssql-role-check-linux-x64 dist/mssql-role-check-linux-arm64
 # node expands the quoted glob itself; a subset: make test TESTS='test/build.test.ts'
 TESTS ?= 'test/**/*.test.ts'
 
-.PHONY: all build test demo deps clean distclean toolchain
+.PHONY: all build test demo deps clean distclean toolchain packages man
 .DELETE_ON_ERROR:
 
 all build: dist/SHA256SUMS dist/typecheck.ok
@@ -36,6 +36,35 @@ $(BINS) &: dist/mssql-role-check.cjs build/pack.sh build/sea-pack.mjs $(NODE_X64
 
 dist/SHA256SUMS: $(BINS)
 	cd dist && sha256sum $(notdir $(BINS)) > SHA256SUMS
+
+# Distribution packages, a separate target: .deb and .rpm for both architectures, their lines
+# added to dist/SHA256SUMS. The man page is generated from doc/ and src/cli-spec.ts.
+VERSION := $(shell sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' package.json)
+MANPAGE := dist/mssql-role-check.1
+DEBS := dist/mssql-role-check_$(VERSION)_amd64.deb dist/mssql-role-check_$(VERSION)_arm64.deb
+RPMS := dist/mssql-role-check-$(VERSION)-1.x86_64.rpm dist/mssql-role-check-$(VERSION)-1.aarch64.rpm
+PKG_INPUTS := build/package.sh build/pkgmeta.ts build/changelog.ts $(wildcard build/deb/* build/rpm/*) \
+  $(MANPAGE) dist/mssql-role-check.cjs README.md LICENSE CHANGELOG.md $(wildcard doc/examples/*)
+
+man: $(MANPAGE)
+$(MANPAGE): build/manpage.ts build/changelog.ts doc/mssql-role-check.1.in src/cli-spec.ts package.json CHANGELOG.md \
+    $(wildcard doc/examples/*) $(NODE_X64).ok
+	$(NODE) build/manpage.ts $@
+
+packages: dist/packages.ok
+dist/mssql-role-check_$(VERSION)_amd64.deb: dist/mssql-role-check-linux-x64 $(PKG_INPUTS)
+	build/package.sh deb amd64 $< $@
+dist/mssql-role-check_$(VERSION)_arm64.deb: dist/mssql-role-check-linux-arm64 $(PKG_INPUTS)
+	build/package.sh deb arm64 $< $@
+dist/mssql-role-check-$(VERSION)-1.x86_64.rpm: dist/mssql-role-check-linux-x64 $(PKG_INPUTS)
+	build/package.sh rpm x86_64 $< $@
+dist/mssql-role-check-$(VERSION)-1.aarch64.rpm: dist/mssql-role-check-linux-arm64 $(PKG_INPUTS)
+	build/package.sh rpm aarch64 $< $@
+
+# SHA256SUMS keeps the binaries' lines and gains the packages'.
+dist/packages.ok: $(DEBS) $(RPMS) dist/SHA256SUMS
+	cd dist && sha256sum $(notdir $(BINS) $(DEBS) $(RPMS)) > SHA256SUMS.new && mv SHA256SUMS.new SHA256SUMS
+	@touch $@
 
 test: all
 	$(NODE) --test --test-concurrency=2 $(TESTS)
