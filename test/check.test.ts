@@ -368,6 +368,19 @@ test('TLS: --encrypt on (trusted or with a CA file) and strict (TDS 8.0, CA file
   });
 });
 
+test('--encrypt on never logs in without TLS: a server that answers PRELOGIN without encryption fails', async () => {
+  await withSims([{ scenario: standalone(), encryption: 'none' }], async ([plain]) => {
+    const logins = plain.stats.logins + plain.stats.loginFailures;
+    const r = await check(plain, '-d', 'appdb', '--encrypt', 'on', '--trust-server-certificate');
+    assert.equal(r.status, 1, r.report.reason);
+    assert.equal(r.report.errorCode, 'EENCRYPT');
+    assert.match(r.report.reason, /refusing to log in without TLS/);
+    assert.equal(plain.stats.logins + plain.stats.loginFailures, logins, 'no LOGIN7 may reach the server');
+    const off = await check(plain, '-d', 'appdb');
+    assert.equal(off.status, 0, 'the same server passes without --encrypt on: ' + off.report.reason);
+  });
+});
+
 test('--instance through the SQL Server Browser', async () => {
   // tedious asks the Browser on UDP 1434: a loopback address of our own keeps other tests' Browsers apart
   const host = '127.0.0.44';

@@ -115,6 +115,30 @@ export class ProbeFailure extends Error {
   }
 }
 
+type TlsNegotiation = (prelogin: { encryptionString?: string }, signal: AbortSignal) => Promise<void>;
+
+/**
+ * With encrypt: true tedious still logs in without TLS when the server's PRELOGIN answer says it
+ * cannot encrypt, so a man in the middle could read the password. --encrypt on must refuse that:
+ * the check is put in front of tedious's TLS step. Should a tedious release rename that step,
+ * the check refuses to run rather than risk it (a test covers the downgrade).
+ */
+function refuseCleartextLogin(conn: Connection): ProbeFailure | undefined {
+  const target = conn as unknown as { performTlsNegotiation?: TlsNegotiation };
+  const negotiate = target.performTlsNegotiation;
+  if (typeof negotiate !== 'function') {
+    return new ProbeFailure({ code: 'EENCRYPT', message: 'this driver build cannot guarantee an encrypted login; use --encrypt strict' });
+  }
+  target.performTlsNegotiation = function (prelogin, signal) {
+    const answer = prelogin?.encryptionString;
+    if (answer !== 'ON' && answer !== 'REQ') {
+      return Promise.reject(new ConnectionError(`the server does not encrypt (PRELOGIN encryption ${answer ?? 'missing'}); refusing to log in without TLS (--encrypt on)`, 'EENCRYPT'));
+    }
+    return negotiate.call(this, prelogin, signal);
+  };
+  return undefined;
+}
+
 export function openConnection(ctx: ProbeContext): Promise<Connection> {
   return new Promise((resolve, reject) => {
     let conn: Connection;
@@ -123,6 +147,10 @@ export function openConnection(ctx: ProbeContext): Promise<Connection> {
     } catch (err) {
       // tedious validates its configuration in the constructor: a value it will not take
       return reject(new ProbeFailure({ code: 'ECONFIG', message: `the driver refused the settings: ${(err as Error).message}` }));
+    }
+    if (ctx.settings.encrypt === 'on') {
+      const refused = refuseCleartextLogin(conn);
+      if (refused) return reject(refused);
     }
     conn.on('debug', (msg: string) => {
       const m = /^State change: \S+ -> (\S+)$/.exec(msg);
