@@ -28,7 +28,9 @@ dist/typecheck.ok: $(SRC) $(shell find test build -name '*.ts' -o -name '*.mjs')
 	$(NODE) node_modules/typescript/bin/tsc -p tsconfig.json
 	@mkdir -p dist && touch $@
 
-dist/mssql-role-check.cjs: $(SRC) build/bundle.mjs build/levers.mjs $(wildcard build/shims/*) node_modules/.package-lock.json $(NODE_X64).ok
+# The bundle step also writes the probe chunk and its code cache (warm-probe.mjs runs a check
+# against sqlsim for that), which pack.sh embeds next to the main script.
+dist/mssql-role-check.cjs: $(SRC) build/bundle.mjs build/levers.mjs build/warm-probe.mjs $(wildcard build/shims/*) node_modules/.package-lock.json $(NODE_X64).ok
 	$(NODE) build/bundle.mjs $@
 
 $(BINS) &: dist/mssql-role-check.cjs build/pack.sh build/sea-pack.mjs $(NODE_X64).ok $(NODE_ARM64).ok
@@ -69,8 +71,13 @@ dist/packages.ok: $(DEBS) $(RPMS) dist/SHA256SUMS
 test: all
 	$(NODE) --test --test-concurrency=2 $(TESTS)
 
-# The simulator answering FreeTDS tsql: a mirrored pair on loopback, asked, failed over, asked again.
-demo: node_modules/.package-lock.json $(NODE_X64).ok
+# The built check against a simulated mirrored pair on loopback, before and after a failover.
+demo: all
+	@$(NODE) test/demo.ts
+
+# The simulator alone, answering FreeTDS tsql (an independent TDS client).
+.PHONY: demo-sqlsim
+demo-sqlsim: node_modules/.package-lock.json $(NODE_X64).ok
 	$(NODE) test/sqlsim/demo.ts
 
 # What one check costs next to a packed hello world, FreeTDS tsql and Python (bench/run.ts);
