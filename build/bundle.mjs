@@ -1,57 +1,102 @@
-// Bundle src/ into one CommonJS file for pkg's SEA mode, and write a size report per package
-// (bundle-report.txt and esbuild's metafile bundle-meta.json, next to the bundle).
+// Bundle src/ for pkg's SEA mode, in two CommonJS files:
+//   OUT.cjs                        the command line (src/main.ts), packed as the SEA main script;
+//   mssql-role-check.probe.cjs     src/prober and the SQL Server driver, loaded only when a check
+//                                  runs (build/shims/probe-chunk.cjs), packed as an asset;
+//   mssql-role-check.probe.cache   its V8 code cache, made by running a check (warm-probe.mjs).
+// and a size report per package (bundle-report.txt; esbuild's metafile bundle-meta.json).
 // usage: bundle.mjs [OUT.cjs] [--without=LEVER,...] [--minify]
-// The start-up levers are in levers.mjs; --without turns one off to measure it (bench/LEVERS.md).
-// --minify was measured and not kept: it does not make start-up faster.
+// The start-up levers are in levers.mjs (plus `split` and `warm` here); --without turns one off
+// to measure it (bench/LEVERS.md). --minify was measured and not kept.
 import { build } from 'esbuild';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LEVERS, MUST_NOT_BUNDLE, leversPlugin, compileEagerly } from './levers.mjs';
 
-const args = process.argv.slice(2);
+const ALL_LEVERS = [...LEVERS, 'split', 'warm'];
 const root = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
 const out = resolve(args.find((a) => !a.startsWith('--')) ?? 'dist/mssql-role-check.cjs');
+const outDir = dirname(out);
 const minify = args.includes('--minify');
 const without = new Set(args.filter((a) => a.startsWith('--without=')).flatMap((a) => a.slice(10).split(',')));
 for (const a of args) if (a.startsWith('--') && !a.startsWith('--without=') && a !== '--minify') throw new Error(`unknown option ${a}`);
-for (const w of without) if (!LEVERS.includes(w)) throw new Error(`unknown lever ${w} (known: ${LEVERS.join(', ')})`);
+for (const w of without) if (!ALL_LEVERS.includes(w)) throw new Error(`unknown lever ${w} (known: ${ALL_LEVERS.join(', ')})`);
 const use = (lever) => !without.has(lever);
+const split = use('split');
+const chunkFile = join(outDir, 'mssql-role-check.probe.cjs');
+const cacheFile = join(outDir, 'mssql-role-check.probe.cache');
 
-const result = await build({
-  absWorkingDir: root,
-  entryPoints: ['src/main.ts'],
-  outfile: out,
-  bundle: true,
-  platform: 'node',
-  target: 'node24',
-  format: 'cjs',
-  minify,
-  legalComments: 'none',
-  metafile: true,
-  logLevel: 'warning',
-  plugins: [leversPlugin(use)],
-  write: false,
-});
+/** The main bundle loads src/prober/index.ts through the chunk loader instead of holding it. */
+const splitProbe = {
+  name: 'split-probe',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/prober\/index\.ts$/ }, ({ importer }) =>
+      importer.endsWith('/src/run.ts') ? { path: 'probe-chunk', namespace: 'split' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'split' }, () => ({
+      loader: 'js',
+      resolveDir: join(root, 'build/shims'),
+      contents: "module.exports = require('./probe-chunk.cjs')(__dirname);",
+    }));
+  },
+};
 
-let code = result.outputFiles[0].text;
-// The rewrite reads esbuild's unminified layout; minified output keeps V8's lazy compilation.
-if (use('eager') && !minify) code = compileEagerly(code);
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, code);
-
-const inputs = Object.values(result.metafile.outputs)[0].inputs;
-const stray = Object.keys(inputs).filter((f) => MUST_NOT_BUNDLE.test(f));
-if (use('leave-out') && stray.length) throw new Error(`left-out packages reached the bundle:\n  ${stray.join('\n  ')}`);
-
-const perPackage = new Map();
-for (const [file, info] of Object.entries(inputs)) {
-  const m = file.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
-  const name = m ? m[1] : file.startsWith('lever:') || file.startsWith('build/shims/') ? '(lever stubs)' : '(project)';
-  perPackage.set(name, (perPackage.get(name) ?? 0) + info.bytesInOutput);
+async function bundle(entry, outfile, plugins) {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    charset: 'ascii', // the loader reads the chunk as Latin-1
+    minify,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+    plugins,
+    write: false,
+  });
+  let code = result.outputFiles[0].text;
+  // The rewrite reads esbuild's unminified layout; minified output keeps V8's lazy compilation.
+  if (use('eager') && !minify) code = compileEagerly(code);
+  writeFileSync(outfile, code);
+  return result.metafile;
 }
-const rows = [...perPackage].sort((a, b) => b[1] - a[1]);
-const total = rows.reduce((s, [, n]) => s + n, 0);
-writeFileSync(join(dirname(out), 'bundle-report.txt'),
-  rows.map(([name, n]) => `${String(n).padStart(9)}  ${name}`).join('\n') + `\n${String(total).padStart(9)}  total bytes\n`);
-writeFileSync(join(dirname(out), 'bundle-meta.json'), JSON.stringify(result.metafile));
+
+mkdirSync(outDir, { recursive: true });
+rmSync(chunkFile, { force: true });
+rmSync(cacheFile, { force: true });
+const metas = [await bundle('src/main.ts', out, split ? [splitProbe] : [leversPlugin(use)])];
+if (split) metas.push(await bundle('src/prober/index.ts', chunkFile, [leversPlugin(use)]));
+
+const inputsOf = (meta) => Object.values(meta.outputs)[0].inputs;
+const stray = metas.flatMap((m) => Object.keys(inputsOf(m))).filter((f) => MUST_NOT_BUNDLE.test(f));
+if (use('leave-out') && stray.length) throw new Error(`left-out packages reached the bundle:\n  ${stray.join('\n  ')}`);
+if (split && Object.keys(inputsOf(metas[0])).some((f) => f.includes('node_modules/tedious/'))) {
+  throw new Error('split: tedious reached the main bundle; something imports it outside src/prober');
+}
+
+function report(meta) {
+  const perPackage = new Map();
+  for (const [file, info] of Object.entries(inputsOf(meta))) {
+    const m = file.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
+    const name = m ? m[1] : file.startsWith('lever:') || file.startsWith('split:') || file.startsWith('build/shims/') ? '(lever stubs)' : '(project)';
+    perPackage.set(name, (perPackage.get(name) ?? 0) + info.bytesInOutput);
+  }
+  const rows = [...perPackage].sort((a, b) => b[1] - a[1]);
+  const total = rows.reduce((s, [, n]) => s + n, 0);
+  return rows.map(([name, n]) => `${String(n).padStart(9)}  ${name}`).join('\n') + `\n${String(total).padStart(9)}  total bytes\n`;
+}
+const titles = [`${out.slice(outDir.length + 1)} (the command line; SEA main script)`, `${chunkFile.slice(outDir.length + 1)} (loaded when a check runs)`];
+writeFileSync(join(outDir, 'bundle-report.txt'), metas.map((m, i) => `${titles[i]}\n${report(m)}`).join('\n'));
+// One metafile for both outputs, in esbuild's own layout (build/pkgmeta.ts reads it for licenses).
+const merged = { inputs: Object.assign({}, ...metas.map((m) => m.inputs)), outputs: Object.assign({}, ...metas.map((m) => m.outputs)) };
+writeFileSync(join(outDir, 'bundle-meta.json'), JSON.stringify(merged));
+
+if (split && use('warm')) {
+  // A clean environment: NODE_OPTIONS would change V8's flags and so the cache's key.
+  execFileSync(process.execPath, [join(root, 'build/warm-probe.mjs'), out], { stdio: 'inherit', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+}

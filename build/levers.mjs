@@ -4,8 +4,9 @@
 //   leave-out   packages a check never runs (Azure AD auth, Azure Key Vault and their ~2 MB of
 //               dependencies) are replaced by a stub that throws "... is not included".
 //   lazy        tls and dgram, which tedious loads at start-up, load on first use instead; so
-//               do js-joda, which tedious only needs to encode date parameters, and util, which
-//               tedious's interop helper would otherwise walk member by member.
+//               does util, which tedious's interop helper would otherwise walk member by member.
+//   trim        js-joda (~465 KB), which tedious only needs to encode date parameters, is
+//               replaced by the few lines of it tedious calls (shims/js-joda-mini.cjs).
 //   native      bl's copy of Node's streams (readable-stream) is Node's own stream module, and
 //               iconv-lite's safer-buffer (which walks every member of node:buffer) is Buffer.
 //   eager       each bundled module is compiled ahead of time into the SEA code cache
@@ -13,7 +14,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const LEVERS = ['leave-out', 'lazy', 'native', 'eager'];
+export const LEVERS = ['leave-out', 'lazy', 'trim', 'native', 'eager'];
 
 const shims = join(dirname(fileURLToPath(import.meta.url)), 'shims');
 const shim = (file) => JSON.stringify(join(shims, file));
@@ -49,10 +50,10 @@ export function leversPlugin(use = () => true) {
         b.onResolve({ filter: /^(tls|dgram|util)$/ }, ({ path, importer }) => fromTedious(importer)
           ? virtual(`lazy:${path}`, `module.exports = require(${shim('lazy-module.cjs')})(() => require('node:${path}'));`)
           : undefined);
-        // resolveDir stays tedious's, so the shim's own require finds the real js-joda.
-        b.onResolve({ filter: /^@js-joda\/core$/ }, ({ path, importer, resolveDir }) => fromTedious(importer)
-          ? virtual(`lazy:${path}`, `module.exports = require(${shim('js-joda-lazy.cjs')})(() => require('@js-joda/core'));`, resolveDir)
-          : undefined);
+      }
+      if (use('trim')) {
+        b.onResolve({ filter: /^@js-joda\/core$/ }, ({ importer }) =>
+          fromTedious(importer) ? { path: join(shims, 'js-joda-mini.cjs') } : undefined);
       }
       if (use('native')) {
         // bl (tedious's buffer list) wants Duplex from readable-stream 4, a copy of Node 18's streams.

@@ -3,12 +3,16 @@
 // usage: sea-pack.mjs BUNDLE.cjs OUT-PREFIX [--code-cache=x64|all|none] [--arch=x64,arm64]
 //   writes OUT-PREFIX-linux-<arch> for each arch.
 //
-// The V8 code cache is made by the Node that builds the blob (this host's, x64). V8 accepts a
-// cache only from the same V8 version, flags and architecture, so the arm64 binary is packed
-// without one (a foreign cache would just be rejected at every start and cost its bytes).
+// When the bundle has a probe chunk next to it (bundle.mjs), the chunk goes in as an asset, and
+// on x64 also its code cache (made by running a check at build time).
+//
+// A V8 code cache is accepted only from the same V8 version, flags and architecture; both caches
+// are made by this host's x64 Node, so the arm64 binary is packed without them (V8 would reject
+// them at every start, and the SEA main script's rejection prints a warning).
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const { default: sea } = require('../node_modules/@yao-pkg/pkg/lib-es5/sea.js');
@@ -22,20 +26,27 @@ if (!['x64', 'all', 'none'].includes(codeCache)) throw new Error(`--code-cache=$
 const nodeVersion = process.env.NODE_VERSION;
 if (!nodeVersion) throw new Error('NODE_VERSION is not set (build/toolchain.env)');
 
+const chunk = join(dirname(resolve(bundle)), 'mssql-role-check.probe.cjs');
+const chunkCache = join(dirname(resolve(bundle)), 'mssql-role-check.probe.cache');
+const hasChunk = existsSync(chunk);
+if (hasChunk && codeCache !== 'none' && !existsSync(chunkCache)) throw new Error(`${chunkCache} is missing (bundle.mjs makes it)`);
+
 // One pkg run per architecture: a SEA blob is shared by all targets of a run.
 for (const arch of opt('arch', 'x64,arm64').split(',')) {
   // pkg copies Node over its output in place, which fails (ETXTBSY) while the previous binary
   // runs; a new file renamed over it replaces it even then.
   const output = resolve(`${prefix}-linux-${arch}`);
   const part = `${output}.part`;
+  const withCache = codeCache === 'all' || codeCache === arch;
   rmSync(part, { force: true });
   await sea(resolve(bundle), {
     targets: [{ nodeRange: `node${nodeVersion}`, platform: 'linux', arch, output: part }],
     signature: false,
     seaConfig: {
       disableExperimentalSEAWarning: true,
-      useCodeCache: codeCache === 'all' || codeCache === arch,
+      useCodeCache: withCache,
       useSnapshot: false,
+      assets: hasChunk ? { 'mssql-role-check.probe.cjs': chunk, ...(withCache ? { 'mssql-role-check.probe.cache': chunkCache } : {}) } : {},
     },
   });
   renameSync(part, output);

@@ -14,7 +14,6 @@ const require = createRequire(import.meta.url);
 type Factory<A extends unknown[]> = (...args: A) => Record<string, unknown>;
 const leftOut = require(join(ROOT, 'build/shims/left-out.cjs')) as Factory<[string, string]>;
 const lazyModule = require(join(ROOT, 'build/shims/lazy-module.cjs')) as Factory<[() => object]>;
-const lazyJsJoda = require(join(ROOT, 'build/shims/js-joda-lazy.cjs')) as Factory<[() => object]>;
 const { leversPlugin } = require(join(ROOT, 'build/levers.mjs')) as { leversPlugin: () => unknown };
 const esbuild = require('esbuild') as { build: (o: object) => Promise<{ metafile: { inputs: Record<string, unknown> } }> };
 
@@ -53,36 +52,56 @@ test('a lazy module loads on first use, once, and answers like the module itself
   assert.equal(loads, 1, 'loaded once');
 });
 
-test('lazy js-joda counts days exactly as js-joda does, and loads it only when used', () => {
-  const joda = require('@js-joda/core') as {
+test('the js-joda stand-in counts days exactly as js-joda does, and refuses what js-joda refuses', () => {
+  interface Joda {
     LocalDate: { of(y: number, m: number, d: number): unknown; ofYearDay(y: number, d: number): { until(e: unknown, u: unknown): number } };
     ChronoUnit: { DAYS: unknown };
-  };
-  let loads = 0;
-  const lazy = lazyJsJoda(() => (loads++, joda)) as unknown as typeof joda;
-  // tedious's data types compute these epochs when they load.
-  const epochs = [[1, 1], [1900, 1]].map(([y, d]) => [lazy.LocalDate.ofYearDay(y, d), joda.LocalDate.ofYearDay(y, d)] as const);
-  assert.equal(loads, 0, 'making the epochs must not load js-joda');
-  const dates = [[1, 1, 1], [1752, 9, 14], [1899, 12, 31], [1900, 1, 1], [1900, 3, 1], [2000, 2, 29], [2038, 1, 19], [9999, 12, 31]];
-  for (let y = 1; y <= 9999; y += 97) dates.push([y, 1 + (y % 12), 1 + (y % 28)]);
-  for (const [y, m, d] of dates) {
-    for (const [mine, theirs] of epochs) {
-      assert.equal(mine.until(lazy.LocalDate.of(y, m, d), lazy.ChronoUnit.DAYS),
-        theirs.until(joda.LocalDate.of(y, m, d), joda.ChronoUnit.DAYS), `${y}-${m}-${d}`);
+  }
+  const joda = require('@js-joda/core') as Joda;
+  const mini = require(join(ROOT, 'build/shims/js-joda-mini.cjs')) as Joda;
+  // tedious's epochs (date/datetime2/datetimeoffset: 0001-01-01; datetime: 1900-01-01), and days
+  // that stress the calendar: month ends, leap days, century years, before 1970 and far after.
+  const epochs = [[1, 1], [1900, 1], [1970, 1], [2000, 60], [-1, 365]];
+  const dates: number[][] = [[1, 1, 1], [1582, 10, 4], [1582, 10, 15], [1752, 9, 14], [1899, 12, 31], [1900, 2, 28], [1900, 3, 1],
+    [1969, 12, 31], [1970, 1, 1], [2000, 2, 29], [2038, 1, 19], [2100, 3, 1], [9999, 12, 31], [0, 2, 29], [-400, 3, 1], [100000, 6, 15]];
+  for (let y = 1; y <= 9999; y += 7) for (const [m, d] of [[1, 1], [2, 28], [3, 1], [12, 31]]) dates.push([y, m, d]);
+  for (let y = 1896; y <= 2104; y++) dates.push([y, 2, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28]);
+  let compared = 0;
+  for (const [ey, ed] of epochs) {
+    const mine = mini.LocalDate.ofYearDay(ey, ed);
+    const theirs = joda.LocalDate.ofYearDay(ey, ed);
+    for (const [y, m, d] of dates) {
+      assert.equal(mine.until(mini.LocalDate.of(y, m, d), mini.ChronoUnit.DAYS),
+        theirs.until(joda.LocalDate.of(y, m, d), joda.ChronoUnit.DAYS), `${ey}/${ed} until ${y}-${m}-${d}`);
+      compared++;
     }
   }
-  assert.equal(loads, 1);
+  assert.ok(compared > 20000, `compared ${compared} pairs`);
+  for (const [y, m, d] of [[2023, 2, 29], [1900, 2, 29], [2024, 13, 1], [2024, 0, 10], [2024, 4, 31], [NaN, 1, 1], [2024.5, 1, 1]]) {
+    assert.throws(() => joda.LocalDate.of(y, m, d), Error, `js-joda refuses ${y}-${m}-${d}`);
+    assert.throws(() => mini.LocalDate.of(y, m, d), RangeError, `the stand-in refuses ${y}-${m}-${d}`);
+  }
+  assert.throws(() => mini.LocalDate.ofYearDay(2023, 366), RangeError);
+  assert.equal(mini.LocalDate.ofYearDay(2024, 366).until(mini.LocalDate.of(2025, 1, 1), mini.ChronoUnit.DAYS), 1);
 });
 
-test('iconv-lite and bl, bundled with the levers, give what the packages give unbundled', async () => {
-  // Decodes varchar bytes as tedious does (a Western and an East Asian code page) and joins
-  // buffers through bl's Duplex (what tedious uses), then prints what it got; run bundled and unbundled.
+test('tedious\'s date types, iconv-lite and bl, bundled with the levers, give what they give unbundled', async () => {
+  // Encodes date parameters as tedious does (through js-joda, or its stand-in when bundled),
+  // decodes varchar bytes (a Western and an East Asian code page), joins buffers through bl's
+  // Duplex (what tedious uses), then prints what it got; run bundled and unbundled.
   const probe = `
     const iconv = require('iconv-lite');
     const BufferListStream = require('bl');
     const bl = new BufferListStream();
     bl.append(Buffer.from('ab')); bl.append(Buffer.from('cd'));
+    const { TYPES } = require('tedious');
+    const common = ['1900-01-01T00:00:00Z', '1953-07-15T08:30:00Z', '2000-02-29T23:59:29Z', '2024-02-29T12:00:00.003Z', '2079-06-06T23:59:00Z'];
+    const wide = [...common, '0001-01-01T00:00:00Z', '1582-10-15T00:00:00Z', '9999-12-31T23:59:59.999Z'];
+    const ranges = { Date: wide, DateTime2: wide, DateTimeOffset: wide, DateTime: [...common, '1753-01-01T00:00:00Z', '9999-12-31T23:59:59Z'], SmallDateTime: common };
+    const encoded = Object.entries(ranges).flatMap(([type, isos]) => isos.map((iso) =>
+      Buffer.concat([...TYPES[type].generateParameterData({ value: new Date(iso), scale: 7 }, { useUTC: true })]).toString('hex')));
     const out = [
+      encoded.join(' '),
       iconv.decode(Buffer.from([0x80, 0x41, 0xe9, 0x9f]), 'CP1252'),
       iconv.decode(Buffer.from([0xc4, 0xe3, 0xba, 0xc3]), 'cp936'),
       iconv.encode('été', 'CP1252').toString('hex'),
@@ -99,25 +118,43 @@ test('iconv-lite and bl, bundled with the levers, give what the packages give un
     const inputs = Object.keys(result.metafile.inputs);
     assert.ok(inputs.includes('lever:native:safer-buffer'), 'safer-buffer was replaced');
     assert.ok(!inputs.some((f) => f.includes('node_modules/readable-stream/')), 'readable-stream was replaced');
+    assert.ok(!inputs.some((f) => f.includes('node_modules/@js-joda/')), 'js-joda was replaced');
+    assert.ok(inputs.includes('build/shims/js-joda-mini.cjs'), 'by its stand-in');
     const run = (file: string) => spawnSync(NODE, [file], { encoding: 'utf8', cwd: ROOT, env: { NODE_PATH: join(ROOT, 'node_modules') }, timeout: 20_000 });
     const bundled = run(join(dir, 'bundled.cjs'));
     const plain = run(join(dir, 'probe.cjs'));
     assert.equal(bundled.status, 0, bundled.stderr);
     assert.equal(plain.status, 0, plain.stderr);
     assert.equal(bundled.stdout, plain.stdout);
-    assert.deepEqual(JSON.parse(bundled.stdout), ['€AéŸ', '你好', 'e974e9', 'bc', 4, 'function']);
+    const [encoded, ...rest] = JSON.parse(bundled.stdout) as unknown[];
+    assert.equal((encoded as string).split(' ').length, 36);
+    assert.deepEqual(rest, ['€AéŸ', '你好', 'e974e9', 'bc', 4, 'function']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('the built bundle holds none of the left-out packages and still holds tedious', () => {
-  const meta = JSON.parse(readFileSync(join(ROOT, 'dist/bundle-meta.json'), 'utf8')) as { inputs: Record<string, unknown> };
+test('the built bundles hold none of the left-out packages; the driver is only in the probe chunk', () => {
+  type Meta = { inputs: Record<string, unknown>; outputs: Record<string, { inputs: Record<string, unknown> }> };
+  const meta = JSON.parse(readFileSync(join(ROOT, 'dist/bundle-meta.json'), 'utf8')) as Meta;
   const files = Object.keys(meta.inputs);
   const stray = files.filter((f) => /node_modules\/(@azure\/|@typespec\/|jsonwebtoken\/|open\/|https?-proxy-agent\/|readable-stream\/|safer-buffer\/)/.test(f));
   assert.deepEqual(stray, []);
-  assert.ok(files.some((f) => f.includes('node_modules/tedious/lib/connection.js')), 'tedious is bundled');
   assert.ok(files.includes('lever:left-out:@azure/identity'), 'the @azure/identity stub is bundled');
-  const bundle = readFileSync(join(ROOT, 'dist/mssql-role-check.cjs'), 'utf8');
-  assert.match(bundle, /is not included in mssql-role-check/);
+  const byOutput = (name: string) => Object.keys(Object.entries(meta.outputs).find(([o]) => o.endsWith(name))![1].inputs);
+  assert.ok(byOutput('dist/mssql-role-check.probe.cjs').includes('node_modules/tedious/lib/connection.js'), 'tedious is in the probe chunk');
+  assert.deepEqual(byOutput('dist/mssql-role-check.cjs').filter((f) => f.includes('node_modules/tedious/')), [], 'tedious is not in the main bundle');
+  assert.match(readFileSync(join(ROOT, 'dist/mssql-role-check.probe.cjs'), 'utf8'), /is not included in mssql-role-check/);
+});
+
+test('the probe chunk\'s code cache is one V8 accepts, compiled the way the loader compiles the chunk', () => {
+  // What build/shims/probe-chunk.cjs does, watched: a rejected cache would silently cost every check.
+  const r = spawnSync(NODE, ['-e', `
+    const vm = require('node:vm');
+    let rejected;
+    vm.Script = class extends vm.Script { constructor(c, o) { super(c, o); rejected = this.cachedDataRejected; } };
+    const probe = require(${JSON.stringify(join(ROOT, 'build/shims/probe-chunk.cjs'))})(${JSON.stringify(join(ROOT, 'dist'))});
+    process.stdout.write(JSON.stringify({ rejected, probe: typeof probe.probe }));`], { encoding: 'utf8', env: {}, timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { rejected: false, probe: 'function' });
 });

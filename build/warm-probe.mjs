@@ -1,0 +1,60 @@
+// Makes the V8 code cache of the probe chunk (bundle.mjs) by running one real check, under plain
+// node, against sqlsim (the tests' simulated SQL Server) on loopback. The cache then holds the
+// bytecode of every function a check runs, so that the binary does not compile them at each start.
+// usage: warm-probe.mjs BUNDLE.cjs   (writes BUNDLE's probe cache next to it)
+// Run it with no NODE_OPTIONS: V8 takes a cache only under the flags it was made with.
+import vm from 'node:vm';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CHUNK = 'mssql-role-check.probe.cjs';
+const bundle = resolve(process.argv[2] ?? 'dist/mssql-role-check.cjs');
+const cacheFile = join(dirname(bundle), 'mssql-role-check.probe.cache');
+const root = fileURLToPath(new URL('..', import.meta.url));
+rmSync(cacheFile, { force: true });
+
+// principal.json: appdb is the mirroring PRINCIPAL, so the check runs to a pass.
+const scenario = JSON.parse(readFileSync(join(root, 'test/sqlsim/scenarios/principal.json'), 'utf8'));
+const login = scenario.logins.find((l) => l.name === 'monitor');
+const sim = spawn(process.execPath, [join(root, 'test/sqlsim/cli.ts'), '--scenario', 'principal', '--control', 'stdin'],
+  { stdio: ['pipe', 'pipe', 'inherit'] });
+const listening = await new Promise((ok, fail) => {
+  const timer = setTimeout(() => fail(new Error('warm-probe: sqlsim did not start within 20 s')), 20_000);
+  createInterface({ input: sim.stdout }).once('line', (line) => (clearTimeout(timer), ok(line)));
+  sim.once('exit', (code) => fail(new Error(`warm-probe: sqlsim exited (${code})`)));
+});
+const [, host, port] = /^listening (\S+):(\d+)$/.exec(listening) ?? [];
+if (!port) throw new Error(`warm-probe: sqlsim said ${listening}`);
+
+const tmp = mkdtempSync(join(tmpdir(), 'warm-probe-'));
+const passwordFile = join(tmp, 'password');
+writeFileSync(passwordFile, `${login.password}\n`, { mode: 0o600 });
+
+// The loader (shims/probe-chunk.cjs) compiles the chunk with vm.Script: keep hold of it.
+let chunk;
+vm.Script = class extends vm.Script {
+  constructor(code, options) {
+    super(code, options);
+    if (options?.filename === CHUNK) chunk = this;
+  }
+};
+
+// The check ends with process.exit(): the cache is written on the way out.
+process.on('exit', (code) => {
+  sim.kill();
+  rmSync(tmp, { recursive: true, force: true });
+  if (code !== 0 || !chunk) {
+    process.stderr.write(`warm-probe: the check did not pass against sqlsim (exit ${code}${chunk ? '' : ', chunk not loaded'})\n`);
+    process.exitCode = 1;
+    return;
+  }
+  writeFileSync(cacheFile, chunk.createCachedData());
+});
+process.argv = [process.execPath, bundle, '--host', host, '--port', port, '--user', login.name,
+  '--password-file', passwordFile, '--database', 'appdb', '--role', 'primary', '--timeout', '20'];
+createRequire(import.meta.url)(bundle);
