@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, BIN_X64 } from '../helpers/paths.ts';
-import { tempDir, writePrivate, freePort, run } from './harness.ts';
+import { tempDir, writePrivate, freePort, run, secureCopy } from './harness.ts';
 
 const EXAMPLES = join(ROOT, 'doc/examples');
 const INSTALLED_BIN = '/usr/bin/mssql-role-check';
@@ -26,7 +26,9 @@ const keepalivedExamples = () => readdirSync(EXAMPLES).filter((f) => /^keepalive
 function localised(text: string): string {
   const conf = join(tmp.dir, 'installed.conf');
   if (!existsSync(conf)) writePrivate(conf, 'user = lbcheck\ndatabase = AppDb\n');
-  return text.replaceAll(INSTALLED_BIN, BIN_X64).replace(/\/etc\/mssql-role-check\/[\w.-]+\.conf/g, conf);
+  const bin = join(tmp.dir, 'mssql-role-check');
+  if (!existsSync(bin)) secureCopy(BIN_X64, tmp.dir, 'mssql-role-check');
+  return text.replaceAll(INSTALLED_BIN, bin).replace(/\/etc\/mssql-role-check\/[\w.-]+\.conf/g, conf);
 }
 
 function configTest(file: string): { status: number | null; output: string } {

@@ -2,7 +2,7 @@
 // the fault/fuzz/bad-input tables: bounded waits, daemons killed by process group, one-shot runs
 // with a hard time limit.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, chmodSync, copyFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +130,18 @@ process.on('exit', () => { for (const d of liveDaemons) signalGroup(d.child.pid,
 export function tempDir(prefix: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A copy of a program in `dir` (mode 0755). keepalived's enable_script_security refuses a script
+ * with a path component writable by a non-root group or by others (a checkout made with umask 002
+ * is); a private temporary directory under the sticky /tmp passes.
+ */
+export function secureCopy(program: string, dir: string, name: string): string {
+  const to = join(dir, name);
+  copyFileSync(program, to);
+  chmodSync(to, 0o755);
+  return to;
 }
 
 /** Write a file with mode 0600 (password and config files must not be readable by others). */

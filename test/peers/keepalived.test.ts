@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_X64 } from '../helpers/paths.ts';
-import { tempDir, waitUntil, writePrivate, fmtMs, type Daemon } from './harness.ts';
+import { tempDir, waitUntil, writePrivate, secureCopy, fmtMs, type Daemon } from './harness.ts';
 import { createLbPair, addressesOf, canCreateNetns, namespaceExists, type LbPair } from './netns.ts';
 import { startKeepalived, type VrrpSettings } from './keepalived.ts';
 import { SimProcess, SCENARIOS, DATABASE, LOGIN, loadScenario, passwordOf } from './sim.ts';
@@ -43,13 +43,14 @@ before(async () => {
   daemons.push(sims.daemon);
   const target = { a: `host = ${pair.sql.forA}\nport = 1433`, b: `host = ${pair.sql.forB}\nport = 1434` };
   const password = passwordOf(loadScenario('principal'));
+  const bin = secureCopy(BIN_X64, tmp.dir, 'mssql-role-check');
   const common = { vip: pair.vip, prefix: pair.prefix, interval: INTERVAL, scriptTimeout: CHECK_TIMEOUT + 2, fall: 1, rise: 1,
     advertInt: ADVERT, routerId: 51 };
   for (const [name, self, peer] of [['a', pair.a, pair.b], ['b', pair.b, pair.a]] as const) {
     const conf = join(tmp.dir, `check-${name}.conf`);
     writePrivate(conf, `${target[name]}\ndatabase = ${DATABASE}\nuser = ${LOGIN}\npassword = ${password}\n` +
       `timeout = ${CHECK_TIMEOUT}\nrole = primary\n`);
-    const s: VrrpSettings = { ...common, self, peer, script: `${BIN_X64} --config ${conf}` };
+    const s: VrrpSettings = { ...common, self, peer, script: `${bin} --config ${conf}` };
     daemons.push(startKeepalived(tmp.dir, name, s));
   }
 });
