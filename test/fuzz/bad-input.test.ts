@@ -4,9 +4,9 @@
 // still ends in a clean connection failure, printed as one line because -v is on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync, chmodSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, writeFileSync, chmodSync, mkdtempSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve, dirname } from 'node:path';
 import { BIN_X64 } from '../helpers/paths.ts';
 import { run, tempDir, freePort, writePrivate } from '../peers/harness.ts';
 import { HOSTILE_TEXT, HOSTILE_NUMBERS, HOSTILE_CONFIG_LINES, VALUE_OPTIONS, NUMERIC_OPTIONS, rawArgvScript } from './hostile.ts';
@@ -34,9 +34,28 @@ interface Outcome {
   problems: string[];
 }
 
+/**
+ * The check runs as root here and --log-file appends to the file it names: refuse to run a case
+ * whose log file would land outside the test's directory in a directory that exists.
+ */
+function assertLogFileContained(c: Case, cwd: string): void {
+  c.args.forEach((a, k) => {
+    const text = a.toString('utf8');
+    let value: string | undefined;
+    if (text === '--log-file') value = c.args[k + 1]?.toString('utf8');
+    else if (text.startsWith('--log-file=')) value = text.slice('--log-file='.length);
+    if (value === undefined || value === '' || value.includes('\0')) return;
+    const target = resolve(cwd, value);
+    if (!target.startsWith(tmp.dir + '/') && value.length < 4096 && existsSync(dirname(target))) {
+      throw new Error(`case ${c.label}: --log-file would write ${target}, outside the test directory`);
+    }
+  });
+}
+
 async function runCase(c: Case, i: number): Promise<Outcome> {
   // each case in its own directory: --log-file and friends may create files named by the value
   const cwd = mkdtempSync(join(tmp.dir, 'case-'));
+  assertLogFileContained(c, cwd);
   const script = rawArgvScript(cwd, `case${i}`, BIN_X64, c.args);
   const r = await run('/bin/sh', [script], {
     cwd, limitMs: LIMIT_MS,

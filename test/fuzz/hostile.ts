@@ -28,7 +28,9 @@ export const HOSTILE_TEXT: Hostile[] = [
   { label: 'format string', bytes: b('%s%n%x%p') },
   { label: 'shell', bytes: b('$(id)`id`${HOME}') },
   { label: 'SQL', bytes: b("appdb'; DROP DATABASE appdb;--]") },
-  { label: 'path traversal', bytes: b('../../../../etc/shadow') },
+  // climbs out of the case directory to a directory that does not exist: the tests run as root,
+  // and --log-file appends to whatever it names (never name a real file here)
+  { label: 'path traversal', bytes: b('../../../../../../../../../../nonexistent-mrc-dir/passwd') },
 ];
 
 /** Values that look like numbers but are not valid ones here (for the numeric options). */
