@@ -4,7 +4,7 @@
 //                                  runs (build/shims/probe-chunk.cjs), packed as an asset;
 //   mssql-role-check.probe.cache   its V8 code cache, made by running a check (warm-probe.mjs).
 // and a size report per package (bundle-report.txt; esbuild's metafile bundle-meta.json).
-// usage: bundle.mjs [OUT.cjs] [--without=LEVER,...] [--minify]
+// usage: bundle.mjs [OUT.cjs] [--without=LEVER,...] [--minify] [--entry=FILE (experiments)]
 // The start-up levers are in levers.mjs (plus `split` and `warm` here); --without turns one off
 // to measure it (bench/LEVERS.md). --minify was measured and not kept.
 import { build } from 'esbuild';
@@ -21,7 +21,8 @@ const out = resolve(args.find((a) => !a.startsWith('--')) ?? 'dist/mssql-role-ch
 const outDir = dirname(out);
 const minify = args.includes('--minify');
 const without = new Set(args.filter((a) => a.startsWith('--without=')).flatMap((a) => a.slice(10).split(',')));
-for (const a of args) if (a.startsWith('--') && !a.startsWith('--without=') && a !== '--minify') throw new Error(`unknown option ${a}`);
+const entry = args.find((a) => a.startsWith('--entry='))?.slice(8) ?? 'src/main.ts';
+for (const a of args) if (a.startsWith('--') && !/^--(without|entry)=/.test(a) && a !== '--minify') throw new Error(`unknown option ${a}`);
 for (const w of without) if (!ALL_LEVERS.includes(w)) throw new Error(`unknown lever ${w} (known: ${ALL_LEVERS.join(', ')})`);
 const use = (lever) => !without.has(lever);
 const split = use('split');
@@ -69,7 +70,7 @@ async function bundle(entry, outfile, plugins) {
 mkdirSync(outDir, { recursive: true });
 rmSync(chunkFile, { force: true });
 rmSync(cacheFile, { force: true });
-const metas = [await bundle('src/main.ts', out, split ? [splitProbe] : [leversPlugin(use)])];
+const metas = [await bundle(entry, out, split ? [splitProbe] : [leversPlugin(use)])];
 if (split) metas.push(await bundle('src/prober/index.ts', chunkFile, [leversPlugin(use)]));
 
 const inputsOf = (meta) => Object.values(meta.outputs)[0].inputs;

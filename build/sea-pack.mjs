@@ -1,6 +1,6 @@
 // Pack one bundle into SEA binaries with pkg's simple SEA pipeline, called as a library so that
 // the SEA configuration can be chosen per architecture (pkg's CLI passes none).
-// usage: sea-pack.mjs BUNDLE.cjs OUT-PREFIX [--code-cache=x64|all|none] [--arch=x64,arm64]
+// usage: sea-pack.mjs BUNDLE.cjs OUT-PREFIX [--code-cache=x64|all|none] [--arch=x64,arm64] [--snapshot]
 //   writes OUT-PREFIX-linux-<arch> for each arch.
 //
 // When the bundle has a probe chunk next to it (bundle.mjs), the chunk goes in as an asset, and
@@ -20,16 +20,18 @@ const { default: sea } = require('../node_modules/@yao-pkg/pkg/lib-es5/sea.js');
 const args = process.argv.slice(2);
 const [bundle, prefix] = args.filter((a) => !a.startsWith('--'));
 const opt = (name, dflt) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
-if (!bundle || !prefix) throw new Error('usage: sea-pack.mjs BUNDLE.cjs OUT-PREFIX [--code-cache=x64|all|none] [--arch=x64,arm64]');
+if (!bundle || !prefix) throw new Error('usage: sea-pack.mjs BUNDLE.cjs OUT-PREFIX [--code-cache=x64|all|none] [--arch=x64,arm64] [--snapshot]');
 const codeCache = opt('code-cache', 'x64');
 if (!['x64', 'all', 'none'].includes(codeCache)) throw new Error(`--code-cache=${codeCache}: expected x64, all or none`);
+// A V8 startup snapshot instead of a code cache: measured (bench/LEVERS.md), not used.
+const snapshot = args.includes('--snapshot');
 const nodeVersion = process.env.NODE_VERSION;
 if (!nodeVersion) throw new Error('NODE_VERSION is not set (build/toolchain.env)');
 
 const chunk = join(dirname(resolve(bundle)), 'mssql-role-check.probe.cjs');
 const chunkCache = join(dirname(resolve(bundle)), 'mssql-role-check.probe.cache');
 const hasChunk = existsSync(chunk);
-if (hasChunk && codeCache !== 'none' && !existsSync(chunkCache)) throw new Error(`${chunkCache} is missing (bundle.mjs makes it)`);
+const hasChunkCache = hasChunk && existsSync(chunkCache); // bundle.mjs --without=warm makes none
 
 // One pkg run per architecture: a SEA blob is shared by all targets of a run.
 for (const arch of opt('arch', 'x64,arm64').split(',')) {
@@ -44,9 +46,9 @@ for (const arch of opt('arch', 'x64,arm64').split(',')) {
     signature: false,
     seaConfig: {
       disableExperimentalSEAWarning: true,
-      useCodeCache: withCache,
-      useSnapshot: false,
-      assets: hasChunk ? { 'mssql-role-check.probe.cjs': chunk, ...(withCache ? { 'mssql-role-check.probe.cache': chunkCache } : {}) } : {},
+      useCodeCache: withCache && !snapshot,
+      useSnapshot: snapshot,
+      assets: hasChunk ? { 'mssql-role-check.probe.cjs': chunk, ...(withCache && hasChunkCache ? { 'mssql-role-check.probe.cache': chunkCache } : {}) } : {},
     },
   });
   renameSync(part, output);
