@@ -43,7 +43,7 @@ const splitProbe = {
   },
 };
 
-async function bundle(entry, outfile, plugins) {
+async function bundle(entry, outfile, plugins, eager = use('eager')) {
   const result = await build({
     absWorkingDir: root,
     entryPoints: [entry],
@@ -62,7 +62,7 @@ async function bundle(entry, outfile, plugins) {
   });
   let code = result.outputFiles[0].text;
   // The rewrite reads esbuild's unminified layout; minified output keeps V8's lazy compilation.
-  if (use('eager') && !minify) code = compileEagerly(code);
+  if (eager && !minify) code = compileEagerly(code);
   writeFileSync(outfile, code);
   return result.metafile;
 }
@@ -71,7 +71,10 @@ mkdirSync(outDir, { recursive: true });
 rmSync(chunkFile, { force: true });
 rmSync(cacheFile, { force: true });
 const metas = [await bundle(entry, out, split ? [splitProbe] : [leversPlugin(use)])];
-if (split) metas.push(await bundle('src/prober/index.ts', chunkFile, [leversPlugin(use)]));
+// The chunk is not compiled eagerly: its code cache comes from a run (warm), which holds what a
+// check runs; eager compiling would add the modules a check never loads (measured: +300 KB of
+// cache, +0.7 MB RSS, no faster).
+if (split) metas.push(await bundle('src/prober/index.ts', chunkFile, [leversPlugin(use)], false));
 
 const inputsOf = (meta) => Object.values(meta.outputs)[0].inputs;
 const stray = metas.flatMap((m) => Object.keys(inputsOf(m))).filter((f) => MUST_NOT_BUNDLE.test(f));

@@ -9,8 +9,8 @@
 //               replaced by the few lines of it tedious calls (shims/js-joda-mini.cjs).
 //   native      bl's copy of Node's streams (readable-stream) is Node's own stream module, and
 //               iconv-lite's safer-buffer (which walks every member of node:buffer) is Buffer.
-//   eager       each bundled module is compiled ahead of time into the SEA code cache
-//               (compileEagerly, applied to the bundle's text).
+//   eager       each module of the main bundle is compiled ahead of time into the SEA code
+//               cache (compileEagerly, applied to the bundle's text).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
