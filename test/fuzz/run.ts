@@ -10,7 +10,7 @@ const { values } = parseArgs({
   options: {
     cases: { type: 'string', default: '500' },
     seed: { type: 'string', default: '1' },
-    timeout: { type: 'string', default: '1' },
+    timeout: { type: 'string', default: '2' },
     width: { type: 'string', default: '4' },
     truth: { type: 'string' },
     verbose: { type: 'boolean', default: false },
@@ -31,8 +31,8 @@ const timeoutS = Number(values.timeout);
 const opts: FuzzOptions = {
   cases: num('cases', values.cases, 1),
   seed: num('seed', values.seed, 0),
-  timeoutS: timeoutS > 0 ? timeoutS : 1,
-  slackMs: 1500,
+  timeoutS: timeoutS > 0 ? timeoutS : 2,
+  slackMs: 2000,
   width: num('width', values.width, 1),
   truth: values.truth as Truth | undefined,
   onCase: (() => {
