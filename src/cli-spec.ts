@@ -80,7 +80,7 @@ export const EXIT_CODES = [
 export const ENVIRONMENT = [
   { name: 'MSSQL_PASSWORD', meaning: 'the password, when neither --password-file nor the config file gives one' },
   { name: 'MSSQL_USER', meaning: 'the login, when neither --user nor the config file gives one' },
-  { name: 'MSSQL_ROLE_CHECK_CONFIG', meaning: 'config file to read when --config is not given (for HAProxy, whose external-check command takes no options)' },
+  { name: 'MSSQL_ROLE_CHECK_CONFIG', meaning: 'config file to read when --config is not given (HAProxy 2.9+ passes it with "external-check preserve-env"; older HAProxy needs the wrapper script of the examples)' },
   { name: 'HAPROXY_SERVER_ADDR', meaning: 'the host, when neither --host nor the config file gives one (set by HAProxy external-check)' },
   { name: 'HAPROXY_SERVER_PORT', meaning: 'the port, when neither --port nor the config file gives one (set by HAProxy external-check)' },
 ];
@@ -100,6 +100,6 @@ export const EXAMPLES = [
     text: 'MISC_CHECK {\n  misc_path "/usr/bin/mssql-role-check --config /etc/mssql-role-check/app.conf --host 10.0.0.11"\n  misc_timeout 5\n}' },
   { title: 'keepalived VRRP: hold the virtual address on the node next to the writable server',
     text: 'vrrp_script chk_mssql {\n  script "/usr/bin/mssql-role-check --config /etc/mssql-role-check/app.conf --host 127.0.0.1"\n  interval 2\n  timeout 5\n  fall 2\n  rise 2\n}' },
-  { title: 'HAProxy: host and port come from HAPROXY_SERVER_ADDR/PORT; preserve-env passes the config file name',
-    text: 'global\n  insecure-fork-wanted\n  external-check preserve-env\n  setenv MSSQL_ROLE_CHECK_CONFIG /etc/mssql-role-check/app.conf\nbackend mssql\n  mode tcp\n  option external-check\n  external-check command /usr/bin/mssql-role-check\n  server sql1 10.0.0.11:1433 check inter 3s\n  server sql2 10.0.0.12:1433 check inter 3s' },
+  { title: 'HAProxy (host and port from HAPROXY_SERVER_ADDR/PORT; the wrapper haproxy-mssql-check of the examples runs\n  mssql-role-check -c /etc/haproxy/mssql-role-check.conf, since HAProxy passes no options)',
+    text: 'global\n  external-check\n  insecure-fork-wanted\nbackend mssql\n  mode tcp\n  option external-check\n  external-check command /usr/local/bin/haproxy-mssql-check\n  server sql1 10.0.0.11:1433 check inter 4s\n  server sql2 10.0.0.12:1433 check inter 4s' },
 ];
