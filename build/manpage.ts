@@ -30,9 +30,9 @@ function roffLine(text: string): string {
   return /^[.']/.test(t) ? `\\&${t}` : t;
 }
 
+/** Help texts are lower-case fragments ("primary (alias principal), ..."): end them with a period. */
 function sentence(help: string): string {
-  const s = help.charAt(0).toUpperCase() + help.slice(1);
-  return /[.!?]$/.test(s) ? s : `${s}.`;
+  return /[.!?]$/.test(help) ? help : `${help}.`;
 }
 
 function optionTag(o: OptionSpec): string {

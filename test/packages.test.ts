@@ -131,11 +131,15 @@ test('the binaries need no glibc newer than 2.28, and the .deb declares what the
 });
 
 test('lintian finds no errors or warnings in either .deb (the overrides say why)', { timeout: 10 * 60_000 }, () => {
-  const r = run('lintian', ['--fail-on', 'error,warning', '--show-overrides', DEB.amd64, DEB.arm64], { timeout: 10 * 60_000 });
+  // --fail-on counts overridden tags when --show-overrides is on, so judge the printed tags.
+  const r = run('lintian', ['--fail-on', 'none', '--show-overrides', DEB.amd64, DEB.arm64], { timeout: 10 * 60_000 });
   const report = r.stdout.trim();
   console.log(report.split('\n').map((l) => `# lintian: ${l}`).join('\n'));
-  assert.equal(r.status, 0, `lintian failed:\n${r.stdout}${r.stderr}`);
+  assert.equal(r.status, 0, `lintian could not run:\n${r.stdout}${r.stderr}`);
   assert.doesNotMatch(report, /^[EW]: /m, report);
+  // Proof that both packages were examined: the binary's overridden tag is reported for each.
+  const seen = report.match(/^O: mssql-role-check: unstripped-binary-or-object \[usr\/bin\/mssql-role-check\]$/gm) ?? [];
+  assert.equal(seen.length, 2, `expected lintian to report on both binaries:\n${report}`);
 });
 
 for (const [arch, file] of Object.entries(DEB)) {
@@ -249,7 +253,7 @@ for (const [arch, file] of Object.entries(RPM)) {
       [doc, 'drwxr-xr-x '],
       [`${doc}/README.md`, '-rw-r--r-- d'],
       [`${doc}/CHANGELOG.md`, '-rw-r--r-- d'],
-      [`${doc}/examples`, 'drwxr-xr-x d'],
+      [`${doc}/examples`, 'drwxr-xr-x '],
       ...EXAMPLES.map((e) => [`${doc}/examples/${e}`, '-rw-r--r-- d'] as [string, string]),
       [lic, 'drwxr-xr-x '],
       [`${lic}/LICENSE`, '-rw-r--r-- l'],
@@ -282,17 +286,21 @@ test('.rpm x86_64 installs into a scratch root with rpm --root; the installed bi
     const conf = statSync(join(root, CONF.slice(1)));
     assert.equal(conf.mode & 0o777, 0o600, 'the conffile must be mode 0600');
     assert.equal(conf.uid, 0);
-    const verify = run('rpm', [`--root=${root}`, '-V', NAME]);
+    const verify = run('rpm', [`--root=${root}`, '-V', '--nodeps', NAME]);
     assert.equal(verify.status, 0, `rpm -V found changes:\n${verify.stdout}${verify.stderr}`);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
 });
 
-test('.rpm aarch64 holds the arm64 binary unchanged', () => {
+test('.rpm aarch64 installs (ignoring the host architecture) with the arm64 binary unchanged', { timeout: 5 * 60_000 }, () => {
+  assert.equal(process.getuid?.(), 0, 'rpm --root must run as root (as in CI)');
   const root = scratch('rpm-arm64');
   try {
-    ok('sh', ['-c', 'rpm2cpio "$1" | cpio -idm --quiet', 'sh', RPM.aarch64], { cwd: root });
+    const rpm = (...args: string[]) => ok('rpm', [`--root=${root}`, '--nosignature', ...args], { timeout: 5 * 60_000 });
+    rpm('--initdb');
+    rpm('-i', '--nodeps', '--ignorearch', RPM.aarch64);
+    assert.equal(rpm('-q', NAME).trim(), `${NAME}-${version}-1.aarch64`);
     assert.equal(sha256(join(root, `usr/bin/${NAME}`)), sha256(BIN_ARM64));
   } finally {
     rmSync(root, { recursive: true, force: true });
