@@ -46,6 +46,9 @@ for (const arch of opt('arch', 'x64,arm64').split(',')) {
     signature: false,
     seaConfig: {
       disableExperimentalSEAWarning: true,
+      // NODE_OPTIONS is not the binary's business: it could make Node exit 9, print warnings
+      // (a flag that changes V8's makes the code cache rejected, with a warning) or --require code.
+      execArgvExtension: 'none',
       useCodeCache: withCache && !snapshot,
       useSnapshot: snapshot,
       assets: hasChunk ? { 'mssql-role-check.probe.cjs': chunk, ...(withCache && hasChunkCache ? { 'mssql-role-check.probe.cache': chunkCache } : {}) } : {},

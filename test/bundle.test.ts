@@ -158,3 +158,14 @@ test('the probe chunk\'s code cache is one V8 accepts, compiled the way the load
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { rejected: false, probe: 'function' });
 });
+
+test('the binary ignores NODE_OPTIONS: no other exit code, no warning, no code pulled in', () => {
+  // Without execArgvExtension: 'none' Node would exit 9 on the first, warn that the code cache
+  // was rejected on the second, and fail to start on the third.
+  for (const options of ['--stack-size=900', '--jitless', '--require /nonexistent/x.js']) {
+    const r = spawnSync(join(ROOT, 'dist/mssql-role-check-linux-x64'), ['--version'], { encoding: 'utf8', env: { NODE_OPTIONS: options }, timeout: 20_000 });
+    assert.equal(r.status, 0, `NODE_OPTIONS=${options}: ${r.stderr}`);
+    assert.match(r.stdout, /^mssql-role-check \S+ \(node \S+\)\n$/);
+    assert.equal(r.stderr, '', `NODE_OPTIONS=${options}`);
+  }
+});
