@@ -4,7 +4,8 @@
 //   leave-out   packages a check never runs (Azure AD auth, Azure Key Vault and their ~2 MB of
 //               dependencies) are replaced by a stub that throws "... is not included".
 //   lazy        tls and dgram, which tedious loads at start-up, load on first use instead; so
-//               does util, which tedious's interop helper would otherwise walk member by member.
+//               does util, which tedious's interop helper would otherwise walk member by member,
+//               and crypto, but for randomBytes, which reads /dev/urandom (shims/crypto-lazy.cjs).
 //   trim        js-joda (~465 KB), which tedious only needs to encode date parameters, is
 //               replaced by the few lines of it tedious calls (shims/js-joda-mini.cjs).
 //   native      bl's copy of Node's streams (readable-stream) is Node's own stream module, and
@@ -49,6 +50,10 @@ export function leversPlugin(use = () => true) {
       if (use('lazy')) {
         b.onResolve({ filter: /^(tls|dgram|util)$/ }, ({ path, importer }) => fromTedious(importer)
           ? virtual(`lazy:${path}`, `module.exports = require(${shim('lazy-module.cjs')})(() => require('node:${path}'));`)
+          : undefined);
+        // js-md4 is tedious's (NTLM), and takes node:crypto too.
+        b.onResolve({ filter: /^crypto$/ }, ({ path, importer }) => fromTedious(importer) || /node_modules\/js-md4\//.test(importer)
+          ? virtual(`lazy:${path}`, `module.exports = require(${shim('crypto-lazy.cjs')})(() => require('node:crypto'));`)
           : undefined);
       }
       if (use('trim')) {

@@ -8,12 +8,14 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import { ROOT, NODE } from './helpers/paths.ts';
 
 const require = createRequire(import.meta.url);
 type Factory<A extends unknown[]> = (...args: A) => Record<string, unknown>;
 const leftOut = require(join(ROOT, 'build/shims/left-out.cjs')) as Factory<[string, string]>;
 const lazyModule = require(join(ROOT, 'build/shims/lazy-module.cjs')) as Factory<[() => object]>;
+const lazyCrypto = require(join(ROOT, 'build/shims/crypto-lazy.cjs')) as Factory<[() => object]>;
 const { leversPlugin } = require(join(ROOT, 'build/levers.mjs')) as { leversPlugin: () => unknown };
 const esbuild = require('esbuild') as { build: (o: object) => Promise<{ metafile: { inputs: Record<string, unknown> } }> };
 
@@ -50,6 +52,37 @@ test('a lazy module loads on first use, once, and answers like the module itself
   assert.equal(viaDefault.createSecureContext, real.createSecureContext);
   assert.equal(wildcard.VERSION, 3);
   assert.equal(loads, 1, 'loaded once');
+});
+
+test('lazy crypto: randomBytes from /dev/urandom without loading node:crypto, the rest from node:crypto', async () => {
+  let loads = 0;
+  const lazy = lazyCrypto(() => (loads++, crypto)) as unknown as typeof crypto & { default: typeof crypto };
+  const a = lazy.randomBytes(16);
+  const b = lazy.default.randomBytes(16); // as tedious's connection.js reaches it
+  assert.ok(Buffer.isBuffer(a) && a.length === 16 && b.length === 16);
+  assert.notDeepEqual(a, b);
+  assert.equal(lazy.randomBytes(0).length, 0);
+  assert.equal(loads, 0, 'randomBytes must not load node:crypto');
+  // Bad sizes fail as node:crypto fails them.
+  assert.throws(() => lazy.randomBytes(-1), { code: 'ERR_OUT_OF_RANGE' });
+  assert.equal(loads, 1);
+  const hmac = lazy.createHmac('md5', 'k').update('data').digest('hex');
+  assert.equal(hmac, crypto.createHmac('md5', 'k').update('data').digest('hex'));
+  const viaCallback = await new Promise<Buffer>((resolve, reject) => lazy.randomBytes(8, (err, buf) => (err ? reject(err) : resolve(buf))));
+  assert.equal(viaCallback.length, 8);
+  assert.equal(loads, 1, 'loaded once');
+});
+
+test('loading the probe chunk loads neither node:crypto nor node:tls', () => {
+  const r = spawnSync(NODE, ['-e', `
+    const before = new Set(process.moduleLoadList); // node -e itself loads node:crypto
+    require(${JSON.stringify(join(ROOT, 'build/shims/probe-chunk.cjs'))})(${JSON.stringify(join(ROOT, 'dist'))});
+    const loaded = process.moduleLoadList.filter((m) => !before.has(m));
+    if (!loaded.includes('NativeModule net')) throw new Error('the chunk did not load: ' + loaded);
+    process.stdout.write(JSON.stringify(loaded.filter((m) => /^NativeModule (crypto|tls|_tls_wrap|dgram)$/.test(m))));`],
+  { encoding: 'utf8', env: {}, timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), []);
 });
 
 test('the js-joda stand-in counts days exactly as js-joda does, and refuses what js-joda refuses', () => {
