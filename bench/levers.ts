@@ -34,7 +34,7 @@ const but = (...kept: string[]) => ALL.filter((l) => !kept.includes(l));
 const VARIANTS: Variant[] = [
   { name: 'none', what: 'no lever: one bundle, no code cache', without: ALL, codeCache: false },
   { name: 'leave-out', what: '+ Azure AD / Key Vault packages left out', without: but('leave-out'), codeCache: false },
-  { name: 'lazy', what: '+ tls, dgram, util loaded on first use', without: but('leave-out', 'lazy'), codeCache: false },
+  { name: 'lazy', what: '+ tls, dgram, util, crypto (but randomBytes) loaded on first use', without: but('leave-out', 'lazy'), codeCache: false },
   { name: 'trim', what: '+ js-joda replaced by the calls tedious makes', without: but('leave-out', 'lazy', 'trim'), codeCache: false },
   { name: 'native', what: '+ Node\'s stream and Buffer for bl and iconv-lite', without: but('leave-out', 'lazy', 'trim', 'native'), codeCache: false },
   { name: 'code-cache', what: '+ SEA code cache (useCodeCache)', without: but('leave-out', 'lazy', 'trim', 'native'), codeCache: true },
