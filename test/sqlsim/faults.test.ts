@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import sql from 'mssql';
 import { startSqlSim, type SqlSim } from './server.ts';
-import { FAULTS, type Fault, type FaultName, type MutateInfo } from './faults.ts';
+import { FAULTS, parseFault, type Fault, type FaultName, type MutateInfo } from './faults.ts';
 import { makeTestCertificates, type TestCertificates } from './certs.ts';
 import { scenarioFile } from './catalog.ts';
 import type { Scenario } from './types.ts';
@@ -98,6 +98,30 @@ const CASES: Case[] = [
     fault: { name: 'mutate', mutate: (bytes) => bytes }, when: 'connect',
     title: 'mutate: an identity rewrite changes nothing', expect: (o) => assert.deepEqual(o, { ok: true, rows: 1 }),
   },
+  // Aimed with `on: 'rpc'` and on from the start: tedious's SET batch after the login is answered
+  // as usual, the query with a parameter (an RPC) meets the fault.
+  ...([
+    [{ name: 'stall-after-login' }, fails(/ETIMEOUT/)],
+    [{ name: 'delay', ms: 3 * TIMEOUT_MS }, fails(/ETIMEOUT/)],
+    [{ name: 'reset-mid-result' }, fails(/ESOCKET|ECONNRESET|EPROTOCOL/)],
+    [{ name: 'garbage' }, fails(/UNCAUGHT/, /Unknown type: 0/)],
+    [{ name: 'truncated-packet' }, fails(/ESOCKET|ECONNRESET/)],
+    [{ name: 'query-error', number: 1205, message: 'Transaction (Process ID 52) was deadlocked.', severity: 13 }, (o: Outcome) => { fails(/EREQUEST/, /deadlocked/)(o); assert.equal(!o.ok && o.number, 1205); }],
+    [{ name: 'oversized-result', rows: 20_000 }, (o: Outcome) => assert.deepEqual(o, { ok: true, rows: 20_000 })],
+    [{ name: 'server-close' }, fails(/ESOCKET|ECONNRESET/, /Connection lost|closed|hang up/)],
+  ] as Array<[Omit<Fault, 'on'>, (o: Outcome) => void]>).map(([fault, expect]): Case => ({
+    fault: { ...fault, on: 'rpc' }, when: 'connect',
+    expect: (o, sim) => {
+      expect(o);
+      // (mssql's pool logs in twice: once to try the settings, once for the request)
+      const { logins, batches, rpcs } = sim.stats;
+      assert.ok(logins >= 1 && batches >= logins && rpcs === 1, `logins, a SET batch after each, then the query: ${JSON.stringify({ logins, batches, rpcs })}`);
+    },
+  })),
+  {
+    fault: { name: 'query-error', on: 'batch' }, when: 'connect',
+    title: 'query-error on batch: only the SET batch fails, the query with a parameter passes', expect: (o) => assert.deepEqual(o, { ok: true, rows: 1 }),
+  },
 ];
 
 const CLIENT = fileURLToPath(new URL('./fault-client.ts', import.meta.url));
@@ -154,7 +178,7 @@ describe('faults seen from mssql', { timeout: 120_000, concurrency: 4 }, () => {
   });
 
   for (const c of CASES) {
-    it(`${c.title ?? c.fault.name} (${[c.when, c.fault.phase && `at ${c.fault.phase}`, c.encrypt && `encrypt ${c.encrypt}`].filter(Boolean).join(', ')})`, async () => {
+    it(`${c.title ?? c.fault.name} (${[c.when, c.fault.phase && `at ${c.fault.phase}`, c.fault.on && `on ${c.fault.on}`, c.encrypt && `encrypt ${c.encrypt}`].filter(Boolean).join(', ')})`, async () => {
       const sim = await startSqlSim({ scenario, encryption: 'off', tls: { cert: certs.cert, key: certs.key } });
       try {
         const { outcome, ms } = await timedAttempt(sim, c);
@@ -179,6 +203,42 @@ describe('faults seen from mssql', { timeout: 120_000, concurrency: 4 }, () => {
       } finally {
         await pool.close();
       }
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("'on' picks the kind of request: a SQL batch or an RPC (sp_executesql)", async () => {
+    const sim = await startSqlSim({ scenario });
+    try {
+      const pool = new sql.ConnectionPool(clientConfig(sim, false));
+      await pool.connect();
+      try {
+        const batch = () => pool.request().batch('SELECT 1 AS one');
+        const rpc = () => pool.request().input('one', sql.Int, 1).query('SELECT @one AS one');
+        await sim.setFault({ name: 'query-error', number: 50001, message: 'rpc only', on: 'rpc' });
+        assert.equal((await batch()).recordset[0].one, 1);
+        await assert.rejects(rpc(), /rpc only/);
+        await sim.setFault({ name: 'query-error', number: 50002, message: 'batch only', on: 'batch' });
+        await assert.rejects(batch(), /batch only/);
+        assert.equal((await rpc()).recordset[0].one, 1);
+      } finally {
+        await pool.close();
+      }
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("'on' is refused for a fault that never strikes a request", async () => {
+    const sim = await startSqlSim({ scenario });
+    try {
+      for (const fault of [{ name: 'login-failure', on: 'rpc' }, { name: 'garbage', phase: 'login', on: 'rpc' }, { name: 'delay', on: 'query' }] as Fault[]) {
+        await assert.rejects(sim.setFault(fault), /does not strike a request|on must be/, JSON.stringify(fault));
+        assert.throws(() => parseFault(fault), /does not strike a request|on must be/, JSON.stringify(fault));
+      }
+      assert.equal(sim.fault, undefined);
+      assert.deepEqual(parseFault({ name: 'garbage', on: 'rpc' }), { name: 'garbage', on: 'rpc' });
     } finally {
       await sim.close();
     }

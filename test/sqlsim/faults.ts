@@ -1,5 +1,6 @@
 // Faults a simulated server can be told to show, selectable per server and changeable while it
-// runs. FAULTS is the table of them: name → what the server does.
+// runs. FAULTS is the table of them: name → what the server does. The faults that strike a
+// request strike the first request after the login unless `on` aims them at a kind of request.
 
 export const FAULTS = {
   'refuse': 'stop listening: new connections are refused (ECONNREFUSED)',
@@ -16,11 +17,21 @@ export const FAULTS = {
   'login-failure': 'refuse every login with error `number` (default 18456), whatever the password',
   'query-error': 'answer every request with error `number` (default 50000) and no rows',
   'oversized-result': 'answer with `rows` copies (default 50000) of the result\'s first row',
-  'server-close': 'close the connection (FIN) when the first request after login arrives',
+  'server-close': 'close the connection (FIN) when a request arrives (the first after login, or the first of kind `on`)',
   'mutate': 'pass every outgoing message through `mutate(bytes, info)` (for fuzzing)',
 } as const;
 
 export type FaultName = keyof typeof FAULTS;
+
+/** The kinds of request a fault can be aimed at with `on`. */
+export type RequestKind = 'batch' | 'rpc';
+
+/**
+ * The faults that strike a request after the login, and so can take `on`: delay,
+ * stall-after-login, reset-mid-result, garbage and truncated-packet (at phase 'query'),
+ * query-error, oversized-result, server-close.
+ */
+const REQUEST_FAULTS: readonly FaultName[] = ['delay', 'stall-after-login', 'reset-mid-result', 'garbage', 'truncated-packet', 'query-error', 'oversized-result', 'server-close'];
 
 /** Where in the exchange a phase-dependent fault (garbage, truncated-packet) strikes. */
 export type FaultPhase = 'prelogin' | 'login' | 'query';
@@ -49,6 +60,23 @@ export interface Fault {
   rows?: number;
   /** mutate: rewrite an outgoing message (TDS bytes, before TLS); return the bytes to send */
   mutate?: (bytes: Buffer, info: MutateInfo) => Buffer;
+  /**
+   * Request faults only (see REQUEST_FAULTS): strike only requests of this kind — 'batch' a
+   * SQL_BATCH, 'rpc' an RPC — and leave every other message, the PRELOGIN and LOGIN7 included,
+   * answered as if there were no fault. Default: every request, so the first one after the login
+   * (with tedious, its own SET-options batch). `on: 'rpc'` aims at a query sent with parameters
+   * (sp_executesql), such as mssql-role-check's facts query; a delay with `on` delays only those.
+   */
+  on?: RequestKind;
+}
+
+/** Throws when a fault's fields do not fit together (an `on` the fault can never honour). */
+export function checkFault(fault: Fault): void {
+  if (fault.on === undefined) return;
+  if (fault.on !== 'batch' && fault.on !== 'rpc') throw new Error(`fault ${fault.name}: on must be 'batch' or 'rpc', not ${JSON.stringify(fault.on)}`);
+  if (!REQUEST_FAULTS.includes(fault.name) || (fault.phase ?? 'query') !== 'query') {
+    throw new Error(`fault ${fault.name}${fault.phase ? ` at ${fault.phase}` : ''} does not strike a request: 'on' does not apply`);
+  }
 }
 
 export function isFaultName(name: string): name is FaultName {
@@ -63,5 +91,7 @@ export function parseFault(json: unknown): Fault | undefined {
     throw new Error(`unknown fault ${JSON.stringify(json)}; known: ${Object.keys(FAULTS).join(', ')}`);
   }
   if (obj.name === 'mutate') throw new Error('the mutate fault takes a function and cannot be set from JSON');
-  return obj as unknown as Fault;
+  const fault = obj as unknown as Fault;
+  checkFault(fault);
+  return fault;
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Login, QueryEngine, ResultSet, Scenario, Session, StatementResult, Value } from './types.ts';
 import { SqlError } from './types.ts';
 import { Catalog, failover } from './catalog.ts';
-import type { Fault, FaultPhase } from './faults.ts';
+import { checkFault, type Fault, type FaultPhase } from './faults.ts';
 import { DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE, MIN_PACKET_SIZE, PacketReader, PacketType, PacketWriter, ProtocolError, Status, hex, type Message } from './tds/packets.ts';
 import { Encrypt, buildPrelogin, negotiateEncryption, parsePrelogin, type EncryptionMode } from './tds/prelogin.ts';
 import { Feature, parseLogin7, type Login7 } from './tds/login7.ts';
@@ -80,6 +80,7 @@ export async function startSqlSim(options: SqlSimOptions): Promise<SqlSim> {
   if (options.engine) options.engine.load(options.scenario);
   const encryption: EncryptionMode = options.encryption ?? (options.tls ? 'off' : 'none');
   if (encryption !== 'none' && !options.tls) throw new Error(`encryption '${encryption}' needs tls: { cert, key }`);
+  if (options.fault) checkFault(options.fault);
   const core = new SimCore(engine, encryption, options);
   await core.listen(options.host ?? '127.0.0.1', options.port ?? 0);
   if (options.fault) await core.setFault(options.fault);
@@ -141,6 +142,7 @@ class SimCore implements SqlSim {
   }
 
   async setFault(fault: Fault | undefined): Promise<void> {
+    if (fault) checkFault(fault);
     this.fault = fault;
     if (this.closed) return;
     if (fault?.name === 'refuse') await this.stopListening();
@@ -224,6 +226,14 @@ class Connection {
 
   private get fault(): Fault | undefined {
     return this.sim.fault;
+  }
+
+  /** The fault, when it strikes this request: a fault aimed with `on` at another kind does not. */
+  private faultFor(request: Message): Fault | undefined {
+    const f = this.fault;
+    if (f?.on === undefined) return f;
+    const kind = request.type === PacketType.SQL_BATCH ? 'batch' : request.type === PacketType.RPC ? 'rpc' : undefined;
+    return f.on === kind ? f : undefined;
   }
 
   private faultAt(name: 'garbage' | 'truncated-packet', phase: FaultPhase): boolean {
@@ -312,7 +322,8 @@ class Connection {
       return this.protocolError(`packet type 0x${hex(message.type)} in state ${this.state}`);
     }
     if (this.state !== 'ready') {
-      if (await this.delayReply()) return;
+      // A fault aimed at a kind of request leaves PRELOGIN and LOGIN7 alone.
+      if (await this.delayReply(this.fault?.on ? undefined : this.fault)) return;
     }
     switch (this.state) {
       case 'prelogin':
@@ -328,9 +339,9 @@ class Connection {
     }
   }
 
-  /** Waits out the configured reply delay; true when an ATTENTION cancelled the wait. */
-  private delayReply(): Promise<boolean> {
-    const ms = this.fault?.name === 'delay' ? (this.fault.ms ?? 1000) : this.sim.replyDelayMs;
+  /** Waits out the configured reply delay (or the delay fault given); true when an ATTENTION cancelled the wait. */
+  private delayReply(fault: Fault | undefined): Promise<boolean> {
+    const ms = fault?.name === 'delay' ? (fault.ms ?? 1000) : this.sim.replyDelayMs;
     if (!ms) return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -612,7 +623,8 @@ class Connection {
     this.sim.stats.logins++;
     this.loginDatabase = database;
     this.session = { login: account, database, appName: login.appName || undefined };
-    this.state = f?.name === 'stall-after-login' ? 'stalled' : 'ready';
+    // stall-after-login aimed at a kind of request stalls when one arrives, not here
+    this.state = f?.name === 'stall-after-login' && f.on === undefined ? 'stalled' : 'ready';
     this.sim.log(`${this.name}: '${userName}' logged in to ${database} (packet size ${this.negotiatedPacketSize})`);
   }
 
@@ -644,7 +656,7 @@ class Connection {
   }
 
   private async onRequest(message: Message): Promise<void> {
-    const f = this.fault;
+    const f = this.faultFor(message);
     if (message.type === PacketType.SQL_BATCH) this.sim.stats.batches++;
     if (message.type === PacketType.RPC) this.sim.stats.rpcs++;
     if (f?.name === 'stall-after-login') {
@@ -661,13 +673,13 @@ class Connection {
     }
     let body: Buffer;
     try {
-      body = this.answer(message);
+      body = this.answer(message, f);
     } catch (err) {
       if (err instanceof ProtocolError) return this.protocolError(err.message);
       throw err;
     }
     const payload = Buffer.concat([...prefix, body]);
-    if (await this.delayReply()) {
+    if (await this.delayReply(f)) {
       // Cancelled before any reply: the request's (cut short) response, then the acknowledgement in
       // a message of its own — two messages, as SQL Server sends them and tedious expects.
       const end = message.type === PacketType.RPC ? T.Token.DONEPROC : T.Token.DONE;
@@ -693,8 +705,7 @@ class Connection {
   }
 
   /** The token stream answering one SQL_BATCH or RPC message. */
-  private answer(message: Message): Buffer {
-    const f = this.fault;
+  private answer(message: Message, f: Fault | undefined): Buffer {
     if (f?.name === 'query-error') {
       const token = message.type === PacketType.RPC ? T.Token.DONEPROC : T.Token.DONE;
       return this.errorTokens(new SqlError(f.number ?? 50000, f.message ?? 'Simulated query failure.', f.severity ?? 16), token);
@@ -702,7 +713,7 @@ class Connection {
     if (message.type === PacketType.SQL_BATCH) {
       const { text } = parseSqlBatch(message.payload);
       this.sim.log(`${this.name}: batch ${JSON.stringify(text.slice(0, 200))}`);
-      return this.withDatabaseChange(() => this.run(() => this.sim.engine.execute(text, {}, this.session!), T.Token.DONE));
+      return this.withDatabaseChange(() => this.run(() => this.sim.engine.execute(text, {}, this.session!), f, T.Token.DONE));
     }
     if (message.type === PacketType.RPC) {
       let calls: RpcCall[];
@@ -712,7 +723,7 @@ class Connection {
         if (err instanceof UnsupportedType) return this.errorTokens(new SqlError(8016, `The incoming tabular data stream (TDS) remote procedure call (RPC) protocol stream is incorrect. ${err.message}.`), T.Token.DONEPROC);
         throw err;
       }
-      return this.withDatabaseChange(() => Buffer.concat(calls.map((call, i) => this.rpcCall(call, i < calls.length - 1))));
+      return this.withDatabaseChange(() => Buffer.concat(calls.map((call, i) => this.rpcCall(call, f, i < calls.length - 1))));
     }
     // TRANSACTION_MANAGER: transactions are outside what a catalog check needs.
     return this.errorTokens(new SqlError(50000, 'sqlsim: transaction manager requests are not supported.'), T.Token.DONE);
@@ -728,7 +739,7 @@ class Connection {
     return Buffer.concat([T.envChangeText(T.EnvChange.DATABASE, after, before), info, body]);
   }
 
-  private rpcCall(call: RpcCall, more: boolean): Buffer {
+  private rpcCall(call: RpcCall, f: Fault | undefined, more: boolean): Buffer {
     const name = procName(call);
     const bare = name.toLowerCase().replace(/^(\[?sys\]?\.|master\.\.|master\.sys\.)/, '');
     if (call.procId !== ProcId.Sp_ExecuteSql && bare !== 'sp_executesql') {
@@ -741,15 +752,15 @@ class Connection {
     const params: Record<string, Value> = {};
     for (const p of values) params[p.name.replace(/^@/, '')] = p.value;
     this.sim.log(`${this.name}: sp_executesql ${JSON.stringify(statement.value.slice(0, 200))} ${JSON.stringify(Object.keys(params))}`);
-    return this.run(() => this.sim.engine.execute(statement.value as string, params, this.session!), T.Token.DONEPROC, more);
+    return this.run(() => this.sim.engine.execute(statement.value as string, params, this.session!), f, T.Token.DONEPROC, more);
   }
 
   /** Runs the engine and encodes its results; errors become ERROR tokens as SQL Server sends them. */
-  private run(execute: () => StatementResult[], endToken: number, more = false): Buffer {
+  private run(execute: () => StatementResult[], f: Fault | undefined, endToken: number, more = false): Buffer {
     let results: StatementResult[];
     try {
       results = execute();
-      if (this.fault?.name === 'oversized-result') results = oversize(results, this.fault.rows ?? 50_000);
+      if (f?.name === 'oversized-result') results = oversize(results, f.rows ?? 50_000);
       return this.resultTokens(results, endToken, more);
     } catch (err) {
       const sqlError = err instanceof SqlError ? err : new SqlError(50000, `sqlsim internal error: ${(err as Error).message}`, 16);
