@@ -2,7 +2,7 @@
 // strange database names, TLS, the SQL Server Browser, HAProxy, --weight, drain, and every fault
 // the simulator can show ending in exit 1 within the deadline. The simulators run in this process;
 // the binary is a child with a bounded time. The password goes in a 0600 file or MSSQL_PASSWORD.
-import { test, before, after } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
@@ -461,54 +461,84 @@ test('--domain logs in with NTLM (the simulator, like a server outside the domai
 const TIMEOUT_S = 1.5;
 const SLACK_MS = 1500; // process start-up and a loaded CI machine
 
+interface FaultCase { fault: Fault; reason: RegExp; code: string; phase: string | string[]; tls?: boolean }
+
 // What each fault must end in: a piece of the reason, the error code and the phase it struck in.
 // Faults that strike "the first request after the login" hit the driver's SET batch (phase session).
-const FAULT_CASES: Array<{ fault: Fault; reason: RegExp; code: string; phase: string | string[]; tls?: boolean }> = [
+const FAULT_CASES: FaultCase[] = [
   { fault: { name: 'refuse' }, reason: /network error: .*ECONNREFUSED/, code: 'ESOCKET', phase: 'connect' },
   { fault: { name: 'reset-on-accept' }, reason: /network error: .*ECONNRESET/, code: 'ESOCKET', phase: ['connect', 'prelogin'] },
   { fault: { name: 'black-hole' }, reason: /timeout after 1.5s during prelogin/, code: 'TIMEOUT', phase: 'prelogin' },
   { fault: { name: 'stall-after-prelogin' }, reason: /timeout after 1.5s during login/, code: 'TIMEOUT', phase: 'login' },
   { fault: { name: 'stall-after-login' }, reason: /timeout after 1.5s during session/, code: 'TIMEOUT', phase: 'session' },
   { fault: { name: 'delay', ms: 5000 }, reason: /timeout after 1.5s during prelogin/, code: 'TIMEOUT', phase: 'prelogin' },
-  { fault: { name: 'reset-mid-result' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: ['session', 'query'] },
+  { fault: { name: 'reset-mid-result' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: 'session' },
   { fault: { name: 'garbage', phase: 'prelogin' }, reason: /unexpected answer from the server/, code: 'PROTOCOL', phase: 'prelogin' },
   { fault: { name: 'garbage', phase: 'login' }, reason: /unexpected answer from the server/, code: 'PROTOCOL', phase: 'login' },
-  { fault: { name: 'garbage', phase: 'query' }, reason: /unexpected answer from the server/, code: 'PROTOCOL', phase: ['session', 'query'] },
+  { fault: { name: 'garbage', phase: 'query' }, reason: /unexpected answer from the server/, code: 'PROTOCOL', phase: 'session' },
   { fault: { name: 'truncated-packet', phase: 'prelogin' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: 'prelogin' },
   { fault: { name: 'truncated-packet', phase: 'login' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: 'login' },
-  { fault: { name: 'truncated-packet', phase: 'query' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: ['session', 'query'] },
-  { fault: { name: 'truncated-packet', phase: 'query', stall: true }, reason: /timeout after 1.5s/, code: 'TIMEOUT', phase: ['session', 'query'] },
+  { fault: { name: 'truncated-packet', phase: 'query' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: 'session' },
+  { fault: { name: 'truncated-packet', phase: 'query', stall: true }, reason: /timeout after 1.5s/, code: 'TIMEOUT', phase: 'session' },
   { fault: { name: 'wrong-tds-version' }, reason: /unknown TDS version/, code: 'ETDS', phase: 'login' },
   { fault: { name: 'tls-handshake-failure' }, reason: /network error: .*TLS: .*handshake failure/, code: 'ESOCKET', phase: 'prelogin', tls: true },
   { fault: { name: 'login-failure' }, reason: /login failed: Login failed for user 'monitor'/, code: 'ELOGIN', phase: 'login' },
   { fault: { name: 'login-failure', number: 18470, message: 'Login failed: the account is disabled.' }, reason: /disabled/, code: 'ELOGIN', phase: 'login' },
-  { fault: { name: 'query-error', number: 208, message: "Invalid object name 'sys.databases'." }, reason: /query failed \(error 208\): Invalid object name/, code: 'SQL208', phase: 'query' },
-  { fault: { name: 'oversized-result', rows: 50_000 }, reason: /unexpected answer from the server/, code: 'PROTOCOL', phase: ['session', 'query'] },
-  { fault: { name: 'server-close' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: ['session', 'query'] },
+  { fault: { name: 'query-error', number: 208, message: "Invalid object name 'sys.databases'." }, reason: /query failed \(error 208\): Invalid object name/, code: 'SQL208', phase: 'session' },
+  // only the SET batch fails, the facts query would be answered: still no pass
+  { fault: { name: 'query-error', number: 1934, message: 'SET options refused.', on: 'batch' }, reason: /query failed \(error 1934\): SET options refused/, code: 'SQL1934', phase: 'session' },
+  { fault: { name: 'oversized-result', rows: 50_000 }, reason: /unexpected answer from the server/, code: 'PROTOCOL', phase: 'session' },
+  { fault: { name: 'server-close' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: 'session' },
 ];
 
+// The same request faults aimed (on: 'rpc') at the check's facts query, an sp_executesql RPC: the
+// SET batch before it is answered as usual, so the fault meets the reply that decides the role.
+const FACTS_QUERY_CASES: FaultCase[] = [
+  { fault: { name: 'stall-after-login', on: 'rpc' }, reason: /timeout after 1.5s during query/, code: 'TIMEOUT', phase: 'query' },
+  { fault: { name: 'delay', ms: 5000, on: 'rpc' }, reason: /timeout after 1.5s during query/, code: 'TIMEOUT', phase: 'query' },
+  { fault: { name: 'reset-mid-result', on: 'rpc' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: 'query' },
+  { fault: { name: 'garbage', on: 'rpc' }, reason: /unexpected answer from the server/, code: 'PROTOCOL', phase: 'query' },
+  { fault: { name: 'truncated-packet', on: 'rpc' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: 'query' },
+  { fault: { name: 'truncated-packet', stall: true, on: 'rpc' }, reason: /timeout after 1.5s during query/, code: 'TIMEOUT', phase: 'query' },
+  { fault: { name: 'query-error', number: 208, message: "Invalid object name 'sys.databases'.", on: 'rpc' }, reason: /query failed \(error 208\): Invalid object name/, code: 'SQL208', phase: 'query' },
+  // a whole answer, read in the query phase; the verdict refuses a database with many rows
+  { fault: { name: 'oversized-result', rows: 5_000, on: 'rpc' }, reason: /database "Sales": FAIL: the server returned 5000 rows for it \(expected one\)/, code: 'ROLE', phase: 'verdict' },
+  { fault: { name: 'server-close', on: 'rpc' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: 'query' },
+];
+
+const faultLabel = (f: Fault) => `${f.name}${f.phase ? ` at ${f.phase}` : ''}${f.on ? ` on ${f.on}` : ''}${f.stall ? ' (stall)' : ''}`;
+
 for (const c of FAULT_CASES) {
-  const label = `${c.fault.name}${c.fault.phase ? ` at ${c.fault.phase}` : ''}${c.fault.stall ? ' (stall)' : ''}`;
-  test(`fault ${label} → exit 1 within the deadline, one line with -v`, async () => {
-    const opts: SqlSimOptions = c.tls
-      ? { scenario: mirrored('SQL1', 'PRINCIPAL'), tls: { cert: certs.cert, key: certs.key }, encryption: 'required', fault: c.fault }
-      : { scenario: mirrored('SQL1', 'PRINCIPAL'), fault: c.fault };
-    await withSims([opts], async ([s]) => {
-      const tlsArgs = c.tls ? ['--encrypt', 'on', '--trust-server-certificate'] : [];
-      const r = await run(at(s, '-d', 'Sales', '-v', '--json', ...tlsArgs, '--timeout', String(TIMEOUT_S)), { killAfterMs: 15_000 });
-      assert.equal(r.signal, null, `killed: the check did not end by itself (${r.ms} ms)`);
-      assert.equal(r.status, 1, r.stderr);
-      assert.ok(r.ms < TIMEOUT_S * 1000 + SLACK_MS, `took ${Math.round(r.ms)} ms`);
-      const lines = r.stderr.trimEnd().split('\n');
-      assert.equal(lines.length, 1, `one line: ${r.stderr}`);
-      assert.match(lines[0], /^mssql-role-check: /);
-      assert.match(lines[0], c.reason);
-      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-      const report = JSON.parse(r.stdout) as Report;
-      assert.equal(report.verdict, 'fail');
-      assert.equal(report.errorCode, c.code, report.reason);
-      assert.ok([c.phase].flat().includes(report.phase!), `phase ${report.phase}: ${report.reason}`);
-    });
+  test(`fault ${faultLabel(c.fault)} → exit 1 within the deadline, one line with -v`, () => faultCheck(c, mirrored('SQL1', 'PRINCIPAL')));
+}
+
+describe('faults on the facts query', { concurrency: 2 }, () => {
+  for (const c of FACTS_QUERY_CASES) {
+    for (const role of ['PRINCIPAL', 'MIRROR'] as const) {
+      test(`fault ${faultLabel(c.fault)}, ${role.toLowerCase()} → exit 1 within the deadline, phase ${c.phase}`, () => faultCheck(c, mirrored('SQL1', role)));
+    }
+  }
+});
+
+async function faultCheck(c: FaultCase, scenario: Scenario): Promise<void> {
+  const opts: SqlSimOptions = c.tls
+    ? { scenario, tls: { cert: certs.cert, key: certs.key }, encryption: 'required', fault: c.fault }
+    : { scenario, fault: c.fault };
+  await withSims([opts], async ([s]) => {
+    const tlsArgs = c.tls ? ['--encrypt', 'on', '--trust-server-certificate'] : [];
+    const r = await run(at(s, '-d', 'Sales', '-v', '--json', ...tlsArgs, '--timeout', String(TIMEOUT_S)), { killAfterMs: 15_000 });
+    assert.equal(r.signal, null, `killed: the check did not end by itself (${r.ms} ms)`);
+    assert.equal(r.status, 1, r.stderr);
+    assert.ok(r.ms < TIMEOUT_S * 1000 + SLACK_MS, `took ${Math.round(r.ms)} ms`);
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+    assert.match(lines[0], /^mssql-role-check: /);
+    assert.match(lines[0], c.reason);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    const report = JSON.parse(r.stdout) as Report;
+    assert.equal(report.verdict, 'fail');
+    assert.equal(report.errorCode, c.code, report.reason);
+    assert.ok([c.phase].flat().includes(report.phase!), `phase ${report.phase}: ${report.reason}`);
   });
 }
 

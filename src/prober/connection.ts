@@ -87,10 +87,14 @@ export function tediousConfig(ctx: ProbeContext): ConnectionConfiguration {
   };
 }
 
+// Socket errors tedious hands a request callback as they came (the connection dropped mid-query).
+const SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
+
 /**
  * A driver error as code + message (the password is scrubbed later, from every output). tedious's
  * own errors keep their code (ELOGIN, ESOCKET, ETDS, …) or become SQL<number>; anything else it
- * threw (a RangeError from parsing, say) means the server's bytes made no sense: PROTOCOL.
+ * threw (a RangeError from parsing, say) means the server's bytes made no sense: PROTOCOL. A bare
+ * socket error is the connection lost, as tedious words it when the loss comes outside a request.
  */
 export function describeError(err: unknown): ProbeError {
   const e = err as { code?: string; number?: number; message?: string; errors?: unknown[] };
@@ -104,6 +108,7 @@ export function describeError(err: unknown): ProbeError {
   message = message.replace(/\s+/g, ' ').trim();
   if (err instanceof RequestError && typeof e.number === 'number' && e.number > 0) return { code: `SQL${e.number}`, message };
   if ((err instanceof ConnectionError || err instanceof RequestError) && e.code && e.code !== 'EUNKNOWN') return { code: e.code, message };
+  if (err instanceof Error && SOCKET_CODES.has(e.code ?? '')) return { code: 'ESOCKET', message: `Connection lost - ${message}` };
   return { code: 'PROTOCOL', message };
 }
 
@@ -161,9 +166,18 @@ export function openConnection(ctx: ProbeContext): Promise<Connection> {
     });
     // After login, errors arrive here; before it, through connect's callback as well.
     conn.on('error', (err: unknown) => reject(new ProbeFailure(describeError(err))));
+    // An error answering the driver's SET-options batch: tedious logs in all the same, but the
+    // session is not the one it asked for, so no verdict comes from it.
+    let sessionError: ProbeFailure | undefined;
+    conn.on('errorMessage', (token) => {
+      if (ctx.phases.current === 'session') sessionError ??= new ProbeFailure({ code: `SQL${token.number}`, message: token.message.replace(/\s+/g, ' ').trim() });
+    });
     conn.connect((err) => {
       if (err) reject(new ProbeFailure(describeError(err)));
-      else resolve(conn);
+      else if (sessionError) {
+        conn.close();
+        reject(sessionError);
+      } else resolve(conn);
     });
   });
 }

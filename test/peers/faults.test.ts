@@ -1,6 +1,8 @@
 // Fault table: every sqlsim fault, with a principal and with a mirror catalog behind it, ends in
 // exit 1 within the deadline plus a small slack, with the reason class the fault calls for (from
-// --json). Plus SIGTERM and SIGINT while the login is in flight: exit 1 at once.
+// --json). The request faults strike twice: unaimed they meet the driver's SET batch after the
+// login (phase session), aimed with on: 'rpc' they meet the check's facts query (phase query).
+// Plus SIGTERM and SIGINT while the login is in flight: exit 1 at once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -23,6 +25,8 @@ const CLASS: Record<string, (code: string) => boolean> = {
   protocol: (c) => ['PROTOCOL', 'ETDS', 'EUNKNOWN', 'INTERNAL'].includes(c) || c.startsWith('ERR_'),
   login: (c) => c === 'ELOGIN' || c === 'SQL18456',
   'sql error': (c) => /^SQL\d+$/.test(c),
+  // a whole answer that makes no sense for a database: the verdict refuses it
+  verdict: (c) => c === 'ROLE',
 };
 
 interface Row {
@@ -32,6 +36,8 @@ interface Row {
   class: keyof typeof CLASS;
   /** the phase the check must name, when the fault decides it */
   phase?: string;
+  /** a piece of the reason, where the class alone could come from the catalog (a mirror fails anyway) */
+  reason?: RegExp;
 }
 
 const TABLE: Row[] = [
@@ -52,9 +58,20 @@ const TABLE: Row[] = [
   { label: 'wrong TDS version in LOGINACK', fault: { name: 'wrong-tds-version' }, class: 'protocol', phase: 'login' },
   { label: 'TLS handshake failure', fault: { name: 'tls-handshake-failure' }, tls: true, class: 'network', phase: 'prelogin' },
   { label: 'login failure (18456)', fault: { name: 'login-failure' }, class: 'login', phase: 'login' },
-  { label: 'query error', fault: { name: 'query-error' }, class: 'sql error', phase: 'query' },
+  { label: 'query error', fault: { name: 'query-error' }, class: 'sql error', phase: 'session' },
+  { label: 'query error for the SET batch only', fault: { name: 'query-error', on: 'batch' }, class: 'sql error', phase: 'session' },
   { label: 'oversized result', fault: { name: 'oversized-result' }, class: 'protocol' },
   { label: 'server closes after login', fault: { name: 'server-close' }, class: 'network' },
+  // the same faults aimed at the facts query (an sp_executesql RPC)
+  { label: 'facts query: stall', fault: { name: 'stall-after-login', on: 'rpc' }, class: 'timeout', phase: 'query' },
+  { label: 'facts query: delayed past the deadline', fault: { name: 'delay', ms: 6000, on: 'rpc' }, class: 'timeout', phase: 'query' },
+  { label: 'facts query: reset mid-result', fault: { name: 'reset-mid-result', on: 'rpc' }, class: 'network', phase: 'query' },
+  { label: 'facts query: garbage', fault: { name: 'garbage', on: 'rpc' }, class: 'protocol', phase: 'query' },
+  { label: 'facts query: truncated, then close', fault: { name: 'truncated-packet', on: 'rpc' }, class: 'network', phase: 'query' },
+  { label: 'facts query: truncated, then silence', fault: { name: 'truncated-packet', stall: true, on: 'rpc' }, class: 'timeout', phase: 'query' },
+  { label: 'facts query: query error', fault: { name: 'query-error', on: 'rpc' }, class: 'sql error', phase: 'query' },
+  { label: 'facts query: oversized result', fault: { name: 'oversized-result', rows: 5000, on: 'rpc' }, class: 'verdict', phase: 'verdict', reason: /returned 5000 rows for it/ },
+  { label: 'facts query: server closes', fault: { name: 'server-close', on: 'rpc' }, class: 'network', phase: 'query' },
 ];
 
 let tmp: ReturnType<typeof tempDir>;
@@ -89,6 +106,7 @@ async function faultCase(row: Row, truth: 'principal' | 'mirror'): Promise<{ lab
     if (!r.json) problems.push(`no JSON on stdout: ${JSON.stringify(r.stdout.slice(0, 200))}`);
     else if (!CLASS[row.class](code)) problems.push(`error code ${code} is not of class ${row.class} (${r.json.reason})`);
     if (row.phase && r.json && r.json.phase !== row.phase) problems.push(`phase ${r.json.phase}, expected ${row.phase}`);
+    if (row.reason && r.json && !row.reason.test(String(r.json.reason))) problems.push(`reason ${JSON.stringify(r.json.reason)} does not match ${row.reason}`);
     if (r.json && (r.json.verdict !== 'fail' || r.json.exitCode !== 1)) problems.push(`JSON says ${r.json.verdict} / ${r.json.exitCode}`);
     if (r.stderr.split('\n').filter(Boolean).length > 1) problems.push(`several lines on stderr: ${r.stderr}`);
     const crash = crashSigns(r.stdout + r.stderr);
