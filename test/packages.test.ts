@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { SpawnSyncOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { readFileSync, readdirSync, mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +42,15 @@ function ok(cmd: string, args: string[], opts: SpawnSyncOptions = {}): string {
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** A loopback port nothing listens on: bound, then closed. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 function scratch(prefix: string): string {
@@ -182,7 +193,7 @@ for (const [arch, file] of Object.entries(DEB)) {
   });
 }
 
-test('.deb amd64 installs into a scratch root with dpkg --root; the installed binary runs', { timeout: 5 * 60_000 }, () => {
+test('.deb amd64 installs into a scratch root with dpkg --root; the installed binary runs', { timeout: 5 * 60_000 }, async () => {
   assert.equal(process.getuid?.(), 0, 'dpkg --root must run as root (as in CI)');
   const root = scratch('deb-root');
   try {
@@ -203,6 +214,16 @@ test('.deb amd64 installs into a scratch root with dpkg --root; the installed bi
     const conf = statSync(join(root, CONF.slice(1)));
     assert.equal(conf.mode & 0o777, 0o600, 'the conffile must be mode 0600');
     assert.equal(conf.uid, 0);
+
+    // The shipped config file is accepted as it is installed (0600, root): the check reads its
+    // settings and gets as far as the network (a closed port on loopback).
+    const port = await closedPort();
+    const check = run(installed, ['-c', join(root, CONF.slice(1)), '-H', '127.0.0.1', '-p', String(port), '--json'],
+      { env: { MSSQL_PASSWORD: 'not-a-real-password' }, timeout: 30_000 });
+    assert.equal(check.status, 1, check.stderr);
+    const verdict = JSON.parse(check.stdout);
+    assert.deepEqual(verdict.databases.map((d: { name: string }) => d.name), ['AppDb'], check.stdout);
+    assert.doesNotMatch(verdict.reason, /config/i, check.stdout);
 
     const page = ok('man', ['--warnings', '-l', join(root, `usr/share/man/man1/${NAME}.1.gz`)], { env: { ...process.env, MANWIDTH: '80' } });
     assert.match(page, /^NAME\n\s+mssql-role-check - /m);
