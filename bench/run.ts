@@ -79,10 +79,11 @@ try {
   const ratio = (x: string, y: string) =>
     `${(s[x].wall.median / s[y].wall.median).toFixed(2)} wall, ${(s[x].cpu.median / s[y].cpu.median).toFixed(2)} CPU, ${(s[x].rssMb.median / s[y].rssMb.median).toFixed(2)} RSS`;
   const mb = (file: string) => (statSync(file).size / 2 ** 20).toFixed(1);
+  // Every client message of these checks fits one TDS packet and gets one answer: packets sent
+  // = round trips (PRELOGIN, LOGIN7, then one per SQL batch or RPC).
   const protocol = (k: string) => {
     const p = perCheck[k];
-    const exchanges = p.packetsIn; // every client message of these checks fits one packet
-    return `${p.logins} login, ${p.batches} batch + ${p.rpcs} RPC; ${exchanges} packets sent / ${p.packetsOut} received; ${p.bytesIn} / ${p.bytesOut} bytes`;
+    return `${p.packetsIn} round trips (login ${p.logins}, SQL batches ${p.batches}, RPCs ${p.rpcs}), ${p.bytesIn} bytes sent, ${p.bytesOut} received`;
   };
 
   const out = [
@@ -105,6 +106,7 @@ try {
     `per check, as sqlsim counted: (a) ${protocol('a')}`,
     `                              (d) ${protocol('d')}`,
     `                              (e) ${protocol('e')}`,
+    '(a)\'s SQL batch is the SET options tedious sends after the login, before the query.',
   ];
   process.stdout.write(out.join('\n') + '\n');
 } finally {
