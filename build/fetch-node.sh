@@ -13,7 +13,11 @@ want_var=NODE_INTEGRITY_$arch
 want=${!want_var:?no integrity pinned for $arch}
 name=node-v$NODE_VERSION-linux-$arch
 dir=.cache/node
-[ -f "$dir/$name/bin/node.ok" ] && [ -f "$dir/$name.tar.gz.ok" ] && exit 0
+# Already here: refresh the markers so make sees the step as done.
+if [ -f "$dir/$name/bin/node.ok" ] && [ -f "$dir/$name.tar.gz.ok" ]; then
+  touch "$dir/$name/bin/node.ok" "$dir/$name.tar.gz.ok"
+  exit 0
+fi
 
 mkdir -p "$dir/tgz" .cache/pkg-home/.pkg-cache
 ln -sfn ../../node .cache/pkg-home/.pkg-cache/sea

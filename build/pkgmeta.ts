@@ -16,7 +16,7 @@ import { currentRelease, readChangelog, wrap, rfc5322, rpmDate, epochOf } from '
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NAME = 'mssql-role-check';
-export const MAINTAINER = 'mssql-role-check authors <maintainers@users.noreply.r-seed-0719796e.example>';
+export const MAINTAINER = 'mssql-role-check authors <maintainers@mssql-role-check.example>';
 const SUMMARY = 'health check telling load balancers where a SQL Server database is writable';
 const DESCRIPTION = [
   'mssql-role-check connects to one Microsoft SQL Server, asks which role it plays for one or ' +
