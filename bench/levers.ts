@@ -91,6 +91,7 @@ const hello = coldCopy(packedHello(), OUT);
 
 const sim = await startSim('principal');
 const tmp = mkdtempSync(join(tmpdir(), 'levers-'));
+const copies: string[] = [hello]; // ~120 MB each, only for measuring
 try {
   const scenario = JSON.parse(readFileSync(join(ROOT, 'test/sqlsim/scenarios/principal.json'), 'utf8')) as { logins: { name: string; password: string }[] };
   const passwordFile = join(tmp, 'password');
@@ -98,6 +99,7 @@ try {
   const cases: Case[] = [{ name: 'floor', argv: [hello] }];
   for (const v of VARIANTS) {
     const bin = coldCopy(built[v.name].binary, join(OUT, v.name));
+    copies.push(bin);
     cases.push({ name: `${v.name}/check`, argv: [bin, '--host', sim.host, '--port', String(sim.port), '--user', 'monitor', '--password-file', passwordFile, '--database', 'appdb'] });
     cases.push({ name: `${v.name}/version`, argv: [bin, '--version'] });
   }
@@ -120,5 +122,6 @@ try {
 } finally {
   await sim.stop();
   rmSync(tmp, { recursive: true, force: true });
+  for (const copy of copies) rmSync(copy, { force: true });
 }
 

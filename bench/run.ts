@@ -112,4 +112,5 @@ try {
 } finally {
   await sim.stop();
   rmSync(tmp, { recursive: true, force: true });
+  for (const copy of [BIN, hello]) rmSync(copy, { force: true });
 }
