@@ -24,7 +24,7 @@ $(NODE_X64).ok: build/toolchain.env build/fetch-node.sh
 $(NODE_ARM64).ok: build/toolchain.env build/fetch-node.sh
 	build/fetch-node.sh arm64
 
-dist/typecheck.ok: $(SRC) $(shell find test build -name '*.ts' -o -name '*.mjs') node_modules/.package-lock.json $(NODE_X64).ok
+dist/typecheck.ok: $(SRC) $(shell find test build bench -name '*.ts' -o -name '*.mjs') node_modules/.package-lock.json $(NODE_X64).ok
 	$(NODE) node_modules/typescript/bin/tsc -p tsconfig.json
 	@mkdir -p dist && touch $@
 
