@@ -53,7 +53,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'require-ha', group: 'check',
     help: 'fail a database that is neither mirrored nor in an availability group' },
   { name: 'maintenance-file', arg: 'PATH', group: 'check',
-    help: 'while PATH exists the check fails with reason "maintenance" (drain)' },
+    help: 'while PATH (an absolute path) exists the check fails with reason "maintenance" (drain)' },
   { name: 'weight', short: 'w', arg: 'N', group: 'check',
     help: "on a pass exit N+2 (0..253) for keepalived's misc_dynamic; a failure still exits 1" },
 
@@ -81,8 +81,8 @@ export const ENVIRONMENT = [
   { name: 'MSSQL_PASSWORD', meaning: 'the password, when neither --password-file nor the config file gives one' },
   { name: 'MSSQL_USER', meaning: 'the login, when neither --user nor the config file gives one' },
   { name: 'MSSQL_ROLE_CHECK_CONFIG', meaning: 'config file to read when --config is not given (HAProxy 2.9+ passes it with "external-check preserve-env"; older HAProxy needs the wrapper script of the examples)' },
-  { name: 'HAPROXY_SERVER_ADDR', meaning: 'the host, when neither --host nor the config file gives one (set by HAProxy external-check)' },
-  { name: 'HAPROXY_SERVER_PORT', meaning: 'the port, when neither --port nor the config file gives one (set by HAProxy external-check)' },
+  { name: 'HAPROXY_SERVER_ADDR', meaning: 'the host, when --host is not on the command line; it overrides a host in the config file, so that each HAProxy check looks at its own server (set by HAProxy external-check)' },
+  { name: 'HAPROXY_SERVER_PORT', meaning: 'with HAPROXY_SERVER_ADDR, the port, unless --port is on the command line or an instance is given; it overrides a port in the config file (set by HAProxy external-check)' },
 ];
 
 export const GROUPS = [

@@ -69,9 +69,27 @@ export function readPrivateFile(path: string, what: string): string {
 /** The password file holds the password on its first line; the line end is not part of it. */
 export function readPasswordFile(path: string): string {
   const text = readPrivateFile(path, 'password file');
-  const first = text.split('\n', 1)[0].replace(/\r$/, '');
+  const first = text.replace(/^\uFEFF/, '').split('\n', 1)[0].replace(/\r$/, '');
   if (first === '') throw new UsageError(`password file ${path} is empty (the password is its first line)`);
+  // bytes that are not UTF-8 decode to U+FFFD: that password would only fail to log in
+  if (first.includes('\uFFFD')) throw new UsageError(`password file ${path} is not UTF-8 text`);
   return first;
+}
+
+/** Edit distance, to tell a mistyped option name from text that is none (and may be a secret). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+function unknownSetting(name: string): string {
+  const typo = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/.test(name) && OPTIONS.some((o) => distance(name.toLowerCase(), o.name) <= 2);
+  return typo ? `unknown setting "${name}"` : 'unknown setting; the text before "=" is no option name (see --help)';
 }
 
 /** Parse config text; every problem names the file and the line. */
@@ -84,14 +102,20 @@ export function parseConfig(text: string, path: string): ConfigEntry[] {
     const where = `${path} line ${line}`;
     const t = raw.replace(/\r$/, '').trim();
     if (t === '' || t.startsWith('#')) return;
+    if (t.includes('\uFFFD')) throw new UsageError(`${where}: not UTF-8 text (save the file as UTF-8)`);
     const eq = t.indexOf('=');
     if (eq < 0) throw new UsageError(`${where}: expected "name = value"`);
     const name = t.slice(0, eq).trim();
     const value = t.slice(eq + 1).trim();
     if (name === '') throw new UsageError(`${where}: missing name before "="`);
     const spec = OPTIONS.find((o) => o.name === name);
-    if (!spec) throw new UsageError(`${where}: unknown setting "${name.slice(0, 40)}"`);
+    if (!spec) throw new UsageError(`${where}: ${unknownSetting(name)}`);
     if (spec.cliOnly) throw new UsageError(`${where}: "${name}" is accepted only on the command line`);
+    // Only whole lines are comments; "# ..." after a value would silently become part of it (a
+    // drain file that never exists). A password may hold "#".
+    if (name !== 'password' && /(^|\s)#/.test(value)) {
+      throw new UsageError(`${where}: ${name}: "#" in the value (a comment goes on a line of its own)`);
+    }
     const before = seen.get(name);
     if (before !== undefined && !spec.repeatable) {
       throw new UsageError(`${where}: "${name}" is already set on line ${before}`);

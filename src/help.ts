@@ -51,7 +51,8 @@ export function usage(): string {
   }
   out.push(
     'Config file (--config FILE): one "name = value" per line with the long option names above,',
-    '"#" starts a comment line; repeatable names may repeat; flags take true or false.',
+    '"#" starts a comment line (a "#" after a value is refused, except in a password);',
+    'repeatable names may repeat; flags take true or false.',
     '"password = ..." is accepted only there. Command-line options override the file, the file',
     'overrides the environment. The file and --password-file must not be readable by group or',
     'others (chmod 600).',

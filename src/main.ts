@@ -16,11 +16,24 @@ const phases = new PhaseClock();
 let settings: Settings | undefined;
 let done = false;
 
+// Once the driver is loaded, Node has made a piped stdout non-blocking: a write may take part of
+// the text, or fail with EAGAIN while the pipe is full. A late reader is waited for, briefly.
+const OUTPUT_WAIT_MS = 1000;
+let outputWaitEnd: number | undefined;
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
 function write(fd: 1 | 2, text: string): void {
-  try {
-    writeSync(fd, text);
-  } catch {
-    // stdout/stderr closed (keepalived): nothing to tell, the exit code still speaks
+  let rest = Buffer.from(text);
+  while (rest.length > 0) {
+    try {
+      rest = rest.subarray(writeSync(fd, rest));
+    } catch (err) {
+      // stdout/stderr closed (keepalived): nothing to tell, the exit code still speaks
+      if ((err as NodeJS.ErrnoException)?.code !== 'EAGAIN') return;
+      outputWaitEnd ??= performance.now() + OUTPUT_WAIT_MS;
+      if (performance.now() >= outputWaitEnd) return;
+      Atomics.wait(nap, 0, 0, 5);
+    }
   }
 }
 
@@ -68,8 +81,27 @@ function abort(reason: string, errorCode: string): never {
 }
 
 function firstLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n', 1)[0];
+  try {
+    const msg = err instanceof Error ? err.message : String(err);
+    return String(msg).split('\n', 1)[0];
+  } catch {
+    return 'an exception that cannot be shown';
+  }
+}
+
+/**
+ * Every handler of the last resort goes through this: should it throw, Node would exit 7, which
+ * keepalived's misc_dynamic reads as "up".
+ */
+function lastResort<A extends unknown[]>(handler: (...args: A) => void): (...args: A) => void {
+  return (...args: A) => {
+    try {
+      handler(...args);
+    } catch {
+      if (!done) write(2, 'mssql-role-check: internal error while reporting an error\n');
+      process.exit(1);
+    }
+  };
 }
 
 /**
@@ -83,10 +115,10 @@ function uncaught(err: unknown): never {
   return abort(`internal error during ${phases.current}: ${firstLine(err)}`, 'INTERNAL');
 }
 
-process.on('uncaughtException', uncaught);
-process.on('unhandledRejection', uncaught);
+process.on('uncaughtException', lastResort(uncaught));
+process.on('unhandledRejection', lastResort(uncaught));
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
-  process.on(sig, () => abort(`stopped by ${sig} during ${phases.current}`, 'SIGNAL'));
+  process.on(sig, lastResort(() => abort(`stopped by ${sig} during ${phases.current}`, 'SIGNAL')));
 }
 // Node's own warnings (e.g. TLS server name set to an IP address) would break the one-line promise.
 process.removeAllListeners('warning');

@@ -1,6 +1,7 @@
 // Command line + config file + environment → raw values, each tagged with where it came from.
-// Precedence: command line > config file > environment (MSSQL_*) > HAProxy's HAPROXY_SERVER_* >
-// defaults (applied later, in settings.ts). Nothing is validated here beyond the option names.
+// Precedence: command line > config file > environment (MSSQL_*) > defaults (applied later, in
+// settings.ts); for host and port, HAProxy's HAPROXY_SERVER_* come right after the command line.
+// Nothing is validated here beyond the option names.
 import minimist from 'minimist';
 import { OPTIONS } from './cli-spec.ts';
 import type { OptionSpec } from './cli-spec.ts';
@@ -161,9 +162,11 @@ export function collect(argv: string[], env: Env): Collected {
   if (!values.has('user') && env.MSSQL_USER) values.set('user', envValue(env, 'MSSQL_USER')!);
 
   // HAProxy external-check: the server to check is in the environment (the arguments repeat it).
-  if (!values.has('host') && haproxy) {
+  // It beats a host or port in the config file, which is there for runs by hand: a config file
+  // shared by every server of a backend must not make each check look at the same server.
+  if (!cli.values.has('host') && haproxy) {
     values.set('host', envValue(env, 'HAPROXY_SERVER_ADDR')!);
-    if (!values.has('port') && !values.has('instance') && env.HAPROXY_SERVER_PORT) {
+    if (!cli.values.has('port') && !values.has('instance') && env.HAPROXY_SERVER_PORT) {
       values.set('port', envValue(env, 'HAPROXY_SERVER_PORT')!);
     }
   }

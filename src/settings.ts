@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { openSync, fstatSync, closeSync, constants } from 'node:fs';
 import { domainToASCII } from 'node:url';
+import { isAbsolute } from 'node:path';
 import { OPTIONS } from './cli-spec.ts';
 import { UsageError } from './errors.ts';
 import { readPasswordFile, readRegularFile } from './config-file.ts';
@@ -205,6 +206,11 @@ export function toSettings(values: Map<string, Given[]>): Settings {
 
   const requireHa = flag('require-ha');
   const maintenanceFile = text('maintenance-file');
+  // A relative path would be looked for where keepalived starts the check (/), not where the
+  // operator tried it by hand: the drain would silently never happen.
+  if (maintenanceFile !== undefined && !isAbsolute(maintenanceFile)) {
+    fail(one('maintenance-file')!, `needs an absolute path, not ${show(maintenanceFile)}`);
+  }
 
   let weight: number | undefined;
   const w = one('weight');

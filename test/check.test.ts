@@ -18,6 +18,8 @@ import type { TestCertificates } from './sqlsim/certs.ts';
 import { failover } from './sqlsim/scenarios.ts';
 import type { Scenario, Login } from './sqlsim/types.ts';
 import type { Fault } from './sqlsim/faults.ts';
+import { message, done } from './sqlsim/tds/tokens.ts';
+import { splitPackets, framePackets, walkTokens } from './fuzz/mutate.ts';
 
 /** The binary under test: dist's x64 build (MSSQL_ROLE_CHECK_BIN may name another, e.g. a qemu wrapper). */
 const BIN = process.env.MSSQL_ROLE_CHECK_BIN ?? BIN_X64;
@@ -542,6 +544,57 @@ async function faultCheck(c: FaultCase, scenario: Scenario): Promise<void> {
   });
 }
 
+// The principal's answer to the facts query, rewritten token by token: each must fail, never pass.
+const deadlock = message({ number: 1205, state: 51, severity: 13, message: 'Transaction (Process ID 51) was deadlocked.', serverName: 'SQL1' });
+const REPLY_CASES: Array<{ label: string; edit: (reply: Buffer, at: { meta: number; firstDone: number }) => Buffer; reason: RegExp; code: string }> = [
+  { label: 'an error after the rows', code: 'SQL1205', reason: /query failed \(error 1205\): Transaction .* was deadlocked/,
+    edit: (r, at) => Buffer.concat([r.subarray(0, at.firstDone), deadlock, r.subarray(at.firstDone)]) },
+  { label: 'a second result set after the first', code: 'PROTOCOL', reason: /expected one result set, got 2/,
+    edit: (r, at) => Buffer.concat([r.subarray(0, at.firstDone), done(0xff, 0x11, 0xc1, 1), r.subarray(at.meta, at.firstDone), r.subarray(at.firstDone)]) },
+  // the message ends (EOM) after the rows: tedious completes the request all the same
+  { label: 'the rows without the DONE tokens after them (a partial answer)', code: 'PROTOCOL', reason: /the answer ended without its final DONE token/,
+    edit: (r, at) => r.subarray(0, at.firstDone) },
+  { label: 'the result set, then nothing (no RETURNSTATUS, no DONEPROC)', code: 'PROTOCOL', reason: /the answer ended without its final DONE token/,
+    edit: (r, at) => r.subarray(0, at.firstDone + 13) },
+  { label: 'no rows at all', code: 'ROLE', reason: /the server returned no row for it/,
+    edit: (r, at) => Buffer.concat([r.subarray(0, at.meta), r.subarray(at.meta, at.meta + walkTokens(r.subarray(at.meta)).filter((f) => f.what === 'token')[1].offset), r.subarray(at.firstDone)]) },
+];
+
+function rewriteFactsReply(edit: (reply: Buffer, at: { meta: number; firstDone: number }) => Buffer): Fault {
+  return {
+    name: 'mutate',
+    mutate: (bytes, info) => {
+      if (info.phase !== 'query') return bytes;
+      const { packets } = splitPackets(bytes);
+      const reply = Buffer.concat(packets.map((p) => p.data));
+      const tokens = walkTokens(reply).filter((f) => f.what === 'token').map((f) => f.offset);
+      const meta = tokens.find((o) => reply[o] === 0x81);
+      if (meta === undefined) return bytes; // the SET batch's answer
+      const firstDone = tokens.find((o) => o > meta && [0xfd, 0xfe, 0xff, 0x79].includes(reply[o]))!;
+      return framePackets([{ ...packets[0], status: 1, data: edit(reply, { meta, firstDone }) }]);
+    },
+  };
+}
+
+describe('rewritten answers to the facts query', { concurrency: 2 }, () => {
+  for (const c of REPLY_CASES) {
+    test(`${c.label} → exit 1, ${c.code}`, async () => {
+      await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL'), fault: rewriteFactsReply(c.edit) }], async ([s]) => {
+        const r = await check(s, '-d', 'Sales', '--timeout', String(TIMEOUT_S));
+        assert.equal(r.status, 1, r.report.reason);
+        assert.equal(r.report.errorCode, c.code, r.report.reason);
+        assert.match(r.report.reason, c.reason);
+      });
+    });
+  }
+  test('the same rewriting with no edit passes (the rewriting itself breaks nothing)', async () => {
+    await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL'), fault: rewriteFactsReply((r) => r) }], async ([s]) => {
+      const r = await check(s, '-d', 'Sales');
+      assert.equal(r.status, 0, r.report.reason);
+    });
+  });
+});
+
 test('SIGTERM ends a hanging check at once with exit 1', async () => {
   await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL'), fault: { name: 'black-hole' } }], async ([s]) => {
     let sent = 0;
@@ -553,6 +606,49 @@ test('SIGTERM ends a hanging check at once with exit 1', async () => {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /stopped by SIGTERM during prelogin/);
     assert.ok(sent > 0);
+  });
+});
+
+test('an exception the check cannot even describe still exits 1, never 7 (misc_dynamic reads 7 as up)', async () => {
+  // Node exits 7 when its uncaughtException handler throws: thrown here is a value String() cannot
+  // convert, injected with --import into the check run from source (a SEA binary takes no --import)
+  const trigger = join(dir, 'throw-odd-value.mjs');
+  writeFileSync(trigger, 'setTimeout(() => { throw Object.create(null); }, 300);\n');
+  const main = join(import.meta.dirname, '../src/main.ts');
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL'), fault: { name: 'black-hole' } }], async ([s]) => {
+    const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', trigger, main, ...at(s, '-d', 'Sales', '-v', '--weight', '100', '--timeout', '3')],
+        { env: { PATH: '/usr/bin:/bin' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.on('close', (status) => { clearTimeout(killer); resolve({ status, stderr }); });
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^mssql-role-check: .*FAIL: .*(internal error|unexpected answer)/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  });
+});
+
+test('--json is one whole line even when stdout is a pipe its reader drains late', async () => {
+  // Once the driver is loaded, Node has made a piped stdout non-blocking: a write can take only part
+  // of the text (or none) while the pipe (64 KiB) is full. The reader here starts after the check wrote.
+  const names = Array.from({ length: 600 }, (_, i) => `db-${String(i).padStart(4, '0')}-${'n'.repeat(90)}`);
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL'), fault: { name: 'black-hole' } }], async ([s]) => {
+    const args = at(s, '--json', '--timeout', '1', ...names.flatMap((n) => ['-d', n]));
+    const r = await new Promise<{ stdout: string }>((resolve) => {
+      const child = spawn('/bin/sh', ['-c', '"$0" "$@" | (sleep 1.6; cat)', BIN, ...args], { env: { PATH: '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'ignore'] });
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.on('close', () => { clearTimeout(killer); resolve({ stdout }); });
+    });
+    assert.ok(r.stdout.length > 65_536, `the report outgrows a pipe (${r.stdout.length} bytes)`);
+    assert.ok(r.stdout.endsWith('}\n'), `the line is whole: ...${r.stdout.slice(-80)}`);
+    const report = JSON.parse(r.stdout) as Report;
+    assert.equal(report.errorCode, 'TIMEOUT');
+    assert.deepEqual(report.databases.map((d) => d.name), names);
   });
 });
 

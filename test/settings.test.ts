@@ -139,6 +139,13 @@ const BAD: Record<string, RegExp> = {
   'weight-too-big.conf': /line 5: weight: expected an integer 0\.\.253/,
   'no-database.conf': /^no database to check/,
   'empty-password.conf': /line 3: password: is empty$/,
+  // a "#" after a value is no comment: the drain file would never exist, the check never drain
+  'inline-comment.conf': /line 5: maintenance-file: "#" in the value \(a comment goes on a line of its own\)$/,
+  // relative to the directory keepalived runs the check in (/): never there, never drains
+  'quoted-maintenance-file.conf': /line 5: maintenance-file: needs an absolute path, not "\\"\/etc/,
+  // the text before "=" may be a password that lost its "password =": not repeated
+  'password-before-equals.conf': /line 3: unknown setting; the text before "=" is no option name \(see --help\)$/,
+  'latin1.conf': /line 5: not UTF-8 text \(save the file as UTF-8\)$/,
 };
 
 for (const [name, message] of Object.entries(BAD)) {
@@ -146,6 +153,7 @@ for (const [name, message] of Object.entries(BAD)) {
     const path = configCopy('bad', name);
     const m = problem(['--config', path]);
     assert.match(m, message);
+    assert.doesNotMatch(m, /Xyzzy/, 'no secret from the file in the message');
     if (!/^no database/.test(m)) assert.ok(m.startsWith(path), `message names the file: ${m}`);
   });
 }
@@ -184,6 +192,11 @@ test('password file readable by group or others is refused; 0600 is read, first 
   assert.match(problem([...BASE, '--password-file', join(dir, 'nope')]), /password file .*nope does not exist/);
   assert.match(problem([...BASE, '--password-file', dir]), /is not a regular file/);
   assert.match(problem(['--config', join(dir, 'missing.conf')]), /^config file .*missing\.conf does not exist$/);
+  // as an editor on Windows saves it: BOM and CRLF are not part of the password
+  writeFileSync(join(dir, 'bom-password'), '\uFEFFfile-pass\r\n', { mode: 0o600 });
+  assert.equal(load([...BASE, '--password-file', join(dir, 'bom-password')]).password, 'file-pass');
+  writeFileSync(join(dir, 'latin1-password'), Buffer.from('p\xe4ss\n', 'latin1'), { mode: 0o600 });
+  assert.match(problem([...BASE, '--password-file', join(dir, 'latin1-password')]), /^password file .*latin1-password is not UTF-8 text$/);
 });
 
 test('binary: a FIFO as config, password, CA or log file is refused at once, never waited on', () => {
@@ -257,6 +270,7 @@ const BAD_OPTIONS: Array<[string, string[], Env, string | RegExp]> = [
   ['empty database', ['--host', 'h', '-U', 'm', '-d', ''], ENV, '--database: needs a database name'],
   ['database too long', ['--host', 'h', '-U', 'm', '-d', 'd'.repeat(129)], ENV, 'longer than 128 characters'],
   ['database with NUL', ['--host', 'h', '-U', 'm', '-d', 'a\0b'], ENV, 'contains a NUL character'],
+  ['maintenance-file relative', [...BASE, '--maintenance-file', 'drain'], ENV, '--maintenance-file: needs an absolute path, not "drain"'],
   ['application-name too long', [...BASE, '--application-name', 'a'.repeat(129)], ENV, 'longer than 128'],
   ['unknown long option', [...BASE, '--hots', 'x'], ENV, 'unknown option --hots'],
   ['unknown long option with value', [...BASE, `--pasword=${SECRET}`], ENV, 'unknown option --pasword'],
@@ -359,6 +373,16 @@ test('HAProxy: HAPROXY_SERVER_ADDR/PORT give host and port only when no host is 
   assert.equal(d.instance, 'PROD');
   const v6 = load(args, { ...ENV, HAPROXY_SERVER_ADDR: '::1', HAPROXY_SERVER_PORT: '1433' });
   assert.equal(v6.host, '::1');
+  // a host or port in the config file (for runs by hand) never redirects HAProxy's check to another server
+  const conf = join(dir, 'haproxy-with-host.conf');
+  writeFileSync(conf, 'host = 10.9.9.9\nport = 1500\nuser = m\ndatabase = S\n', { mode: 0o600 });
+  const e = load(['--config', conf, '0.0.0.0', '1433', '10.1.1.1', '14333'], hap);
+  assert.equal(e.host, '10.1.1.1');
+  assert.equal(e.port, 14333);
+  const f = load(['--config', conf], { ...ENV, HAPROXY_SERVER_ADDR: '10.1.1.1' });
+  assert.deepEqual([f.host, f.port], ['10.1.1.1', 1500], 'without HAPROXY_SERVER_PORT the file\'s port stays');
+  assert.equal(load(['--config', conf, '--host', '10.2.2.2'], hap).host, '10.2.2.2', 'the command line still wins');
+  assert.deepEqual([load(['--config', conf], ENV).host, load(['--config', conf], ENV).port], ['10.9.9.9', 1500], 'no HAProxy: the file');
   assert.match(problem(args, { ...ENV, HAPROXY_SERVER_ADDR: '/var/run/sql.sock' }), /^HAPROXY_SERVER_ADDR: .* is a path/);
   assert.match(problem(args, { ...ENV, HAPROXY_SERVER_ADDR: '10.1.1.1', HAPROXY_SERVER_PORT: '0' }), /^HAPROXY_SERVER_PORT: expected a TCP port/);
 });

@@ -79,12 +79,21 @@ export function queryFacts(conn: Connection, databases: string[]): Promise<Datab
     const facts = databases.map((name) => noFacts(name));
     let problem: ProbeFailure | undefined;
     let resultSets = 0;
+    // tedious completes a request at the end of the server's message, DONE token or not: rows
+    // without the final DONE(PROC) after them are a partial answer.
+    let ended = false;
     const request = new Request(factsSql(databases.length), (err) => {
       if (err) return reject(new ProbeFailure(describeError(err)));
       if (problem) return reject(problem);
+      if (!ended) return reject(protocol('the answer ended without its final DONE token'));
       if (resultSets !== 1) return reject(protocol(`expected one result set, got ${resultSets}`));
       resolve(facts);
     });
+    const onDone = (_rowCount: number | undefined, more: boolean) => {
+      if (!more) ended = true;
+    };
+    request.on('doneProc', onDone);
+    request.on('done', onDone);
     databases.forEach((name, i) => request.addParameter(`db${i}`, TYPES.NVarChar, name, { length: 128 }));
     request.on('columnMetadata', (cols: Array<{ colName: string }> | Record<string, { colName: string }>) => {
       resultSets++;
