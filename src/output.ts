@@ -24,9 +24,11 @@ export interface Outcome {
   timings: Record<string, number>;
 }
 
-/** Remove the password from a text, wherever it appears. */
+/** Remove the password from a text, wherever it appears: as it is, and as JSON.stringify quotes it (a name in a reason). */
 export function scrub(text: string, password: string | undefined): string {
-  return password ? text.split(password).join('***') : text;
+  if (!password) return text;
+  const escaped = JSON.stringify(password).slice(1, -1);
+  return text.split(password).join('***').split(escaped).join('***');
 }
 
 /** scrub() every string inside a value (object keys are ours and stay as they are). */

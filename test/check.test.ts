@@ -108,8 +108,12 @@ async function withSims<T>(opts: SqlSimOptions[], fn: (sims: SqlSim[]) => Promis
 
 // ------------------------------------------------------------------ scenarios
 
+/** A password with the characters JSON escapes: a quoted name in a message must not give it away. */
+const QUOTED_PASSWORD = 'Qt"Pw\\9183-omega';
+
 const LOGINS: Login[] = [
   { name: 'monitor', password: PASSWORD, sysadmin: true, viewServerState: true, viewAnyDatabase: true },
+  { name: 'quoted', password: QUOTED_PASSWORD, sysadmin: true, viewServerState: true, viewAnyDatabase: true },
   { name: 'lowpriv', password: PASSWORD, sysadmin: false, viewServerState: true, viewAnyDatabase: true },
   { name: 'nostate', password: PASSWORD, sysadmin: false, viewServerState: false, viewAnyDatabase: true },
 ];
@@ -674,5 +678,19 @@ test('the password appears in no output: stdout, stderr, --json and --log-file, 
     for (const line of logText.trimEnd().split('\n')) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /);
     for (const text of outputs) assert.ok(!text.includes(PASSWORD), `the password leaked: ${text.slice(0, 300)}`);
     assert.ok(outputs.join('').length > 500, 'there was output to search');
+  });
+});
+
+test('a password with quotes and backslashes is not in the output in its JSON-escaped form either', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }], async ([s]) => {
+    const log = join(dir, 'quoted.log');
+    const escaped = JSON.stringify(QUOTED_PASSWORD).slice(1, -1);
+    const r = await run(['--host', s.host, '--port', String(s.port), '-U', 'quoted', '-d', 'Sales', '-d', QUOTED_PASSWORD, '-v', '--json', '--log-file', log],
+      { env: { MSSQL_PASSWORD: QUOTED_PASSWORD } });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /database "Sales": PASS/, 'logged in, judged every database');
+    for (const text of [r.stdout, r.stderr, readFileSync(log, 'utf8')]) {
+      for (const form of [QUOTED_PASSWORD, escaped]) assert.ok(!text.includes(form), `the password leaked as ${form}: ${text.slice(0, 300)}`);
+    }
   });
 });
