@@ -82,7 +82,7 @@ export const ENVIRONMENT = [
   { name: 'MSSQL_USER', meaning: 'the login, when neither --user nor the config file gives one' },
   { name: 'MSSQL_ROLE_CHECK_CONFIG', meaning: 'config file to read when --config is not given (HAProxy 2.9+ passes it with "external-check preserve-env"; older HAProxy needs the wrapper script of the examples)' },
   { name: 'HAPROXY_SERVER_ADDR', meaning: 'the host, when --host is not on the command line; it overrides a host in the config file, so that each HAProxy check looks at its own server (set by HAProxy external-check)' },
-  { name: 'HAPROXY_SERVER_PORT', meaning: 'with HAPROXY_SERVER_ADDR, the port, unless --port is on the command line or an instance is given; it overrides a port in the config file (set by HAProxy external-check)' },
+  { name: 'HAPROXY_SERVER_PORT', meaning: 'with HAPROXY_SERVER_ADDR, the port, unless --port is on the command line or an instance is given; it overrides a port in the config file, except 0, which HAProxy gives for a server without a port (set by HAProxy external-check)' },
 ];
 
 export const GROUPS = [

@@ -166,7 +166,9 @@ export function collect(argv: string[], env: Env): Collected {
   // shared by every server of a backend must not make each check look at the same server.
   if (!cli.values.has('host') && haproxy) {
     values.set('host', envValue(env, 'HAPROXY_SERVER_ADDR')!);
-    if (!cli.values.has('port') && !values.has('instance') && env.HAPROXY_SERVER_PORT) {
+    // HAProxy says 0 for a server line without a port: then a port in the file may say which
+    const hapPort = env.HAPROXY_SERVER_PORT;
+    if (!cli.values.has('port') && !values.has('instance') && hapPort && !(hapPort === '0' && values.has('port'))) {
       values.set('port', envValue(env, 'HAPROXY_SERVER_PORT')!);
     }
   }

@@ -381,6 +381,8 @@ test('HAProxy: HAPROXY_SERVER_ADDR/PORT give host and port only when no host is 
   assert.equal(e.port, 14333);
   const f = load(['--config', conf], { ...ENV, HAPROXY_SERVER_ADDR: '10.1.1.1' });
   assert.deepEqual([f.host, f.port], ['10.1.1.1', 1500], 'without HAPROXY_SERVER_PORT the file\'s port stays');
+  // HAProxy says 0 for a server line without a port: the file's port stays
+  assert.equal(load(['--config', conf], { ...ENV, HAPROXY_SERVER_ADDR: '10.1.1.1', HAPROXY_SERVER_PORT: '0' }).port, 1500);
   assert.equal(load(['--config', conf, '--host', '10.2.2.2'], hap).host, '10.2.2.2', 'the command line still wins');
   assert.deepEqual([load(['--config', conf], ENV).host, load(['--config', conf], ENV).port], ['10.9.9.9', 1500], 'no HAProxy: the file');
   assert.match(problem(args, { ...ENV, HAPROXY_SERVER_ADDR: '/var/run/sql.sock' }), /^HAPROXY_SERVER_ADDR: .* is a path/);
