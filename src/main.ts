@@ -1,13 +1,12 @@
 // The process: options → settings → check → output → exit code, under one hard deadline.
 // Exit codes are only 0 (pass), 1 (anything else) and N+2 (a pass with --weight N).
 import { writeSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { collect } from './options.ts';
 import { toSettings } from './settings.ts';
 import type { Settings } from './settings.ts';
 import { usage, versionLine } from './help.ts';
 import { UsageError } from './errors.ts';
-import { PhaseClock, NETWORK_PHASES } from './phases.ts';
+import { PhaseClock, NETWORK_PHASES, sinceStartMs } from './phases.ts';
 import { runCheck } from './run.ts';
 import { scrub, verboseLines, jsonReport, logLine } from './output.ts';
 import type { Outcome } from './output.ts';
@@ -30,8 +29,8 @@ function write(fd: 1 | 2, text: string): void {
     } catch (err) {
       // stdout/stderr closed (keepalived): nothing to tell, the exit code still speaks
       if ((err as NodeJS.ErrnoException)?.code !== 'EAGAIN') return;
-      outputWaitEnd ??= performance.now() + OUTPUT_WAIT_MS;
-      if (performance.now() >= outputWaitEnd) return;
+      outputWaitEnd ??= sinceStartMs() + OUTPUT_WAIT_MS;
+      if (sinceStartMs() >= outputWaitEnd) return;
       Atomics.wait(nap, 0, 0, 5);
     }
   }
@@ -144,7 +143,7 @@ async function main(argv: string[]): Promise<never> {
     throw err;
   }
   const s = settings;
-  const remainingMs = () => s.timeoutMs - performance.now();
+  const remainingMs = () => s.timeoutMs - sinceStartMs();
   const secs = s.timeoutMs / 1000;
   setTimeout(() => abort(`timeout after ${secs}s during ${phases.current}`, 'TIMEOUT'), Math.max(0, remainingMs()));
   finish(await runCheck(s, phases, remainingMs));

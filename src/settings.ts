@@ -1,6 +1,6 @@
 // Raw values → one validated, typed Settings. Every problem is a UsageError naming the option (or
 // the config file and line) and what is wrong; no network, no SQL driver.
-import { isIP } from 'node:net';
+import { ipFamily } from './ip.ts';
 import { openSync, fstatSync, closeSync, constants } from 'node:fs';
 import { domainToASCII } from 'node:url';
 import { isAbsolute } from 'node:path';
@@ -89,7 +89,7 @@ export function toSettings(values: Map<string, Given[]>): Settings {
   }
   const hostGiven = one('host')!;
   if (/^\[.*\]$/.test(host)) host = host.slice(1, -1); // [::1]
-  if (!isIP(host)) {
+  if (ipFamily(host) === 0) {
     if (host.includes('\\')) fail(hostGiven, `${show(host)} looks like HOST\\INSTANCE; give the instance with --instance`);
     if (/^[^:]+[:,]\d+$/.test(host)) fail(hostGiven, `${show(host)} includes a port; give it with --port`);
     if (host.startsWith('/')) fail(hostGiven, `${show(host)} is a path, not a host (a unix socket cannot be checked)`);
