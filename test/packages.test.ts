@@ -92,6 +92,17 @@ before(() => {
   }
 }, { timeout: 20 * 60_000 });
 
+/** The x64 binary installed under root is dist/'s, runs, and its conffile is root's, mode 0600. */
+function assertInstalled(root: string): string {
+  const installed = join(root, `usr/bin/${NAME}`);
+  assert.equal(sha256(installed), sha256(BIN_X64), 'the packaged binary differs from dist/ (stripped or changed?)');
+  assert.equal(ok(installed, ['--version'], { env: {} }).trim(), VERSION_LINE);
+  const conf = statSync(join(root, CONF.slice(1)));
+  assert.equal(conf.mode & 0o777, 0o600, 'the conffile must be mode 0600');
+  assert.equal(conf.uid, 0);
+  return installed;
+}
+
 test('SHA256SUMS keeps the binaries and lists the four packages, and verifies', () => {
   const sums = readFileSync(dist('SHA256SUMS'), 'utf8');
   for (const f of [BIN_X64, BIN_ARM64, ...Object.values(DEB), ...Object.values(RPM)]) {
@@ -208,12 +219,7 @@ test('.deb amd64 installs into a scratch root with dpkg --root; the installed bi
     assert.match(status, /^Status: install ok installed$/m);
     assert.match(status, new RegExp(`^Conffiles:\\n ${CONF} [0-9a-f]{32}$`, 'm'));
 
-    const installed = join(root, `usr/bin/${NAME}`);
-    assert.equal(sha256(installed), sha256(BIN_X64), 'the packaged binary differs from dist/ (stripped or changed?)');
-    assert.equal(ok(installed, ['--version'], { env: {} }).trim(), VERSION_LINE);
-    const conf = statSync(join(root, CONF.slice(1)));
-    assert.equal(conf.mode & 0o777, 0o600, 'the conffile must be mode 0600');
-    assert.equal(conf.uid, 0);
+    const installed = assertInstalled(root);
 
     // The shipped config file is accepted as it is installed (0600, root): the check reads its
     // settings and gets as far as the network (a closed port on loopback).
@@ -301,12 +307,7 @@ test('.rpm x86_64 installs into a scratch root with rpm --root; the installed bi
     rpm('-i', '--nodeps', RPM.x86_64);
     assert.equal(rpm('-q', NAME).trim(), `${NAME}-${version}-1.x86_64`);
     assert.equal(rpm('-qc', NAME).trim(), CONF);
-    const installed = join(root, `usr/bin/${NAME}`);
-    assert.equal(sha256(installed), sha256(BIN_X64), 'the packaged binary differs from dist/ (stripped or changed?)');
-    assert.equal(ok(installed, ['--version'], { env: {} }).trim(), VERSION_LINE);
-    const conf = statSync(join(root, CONF.slice(1)));
-    assert.equal(conf.mode & 0o777, 0o600, 'the conffile must be mode 0600');
-    assert.equal(conf.uid, 0);
+    assertInstalled(root);
     const verify = run('rpm', [`--root=${root}`, '-V', '--nodeps', NAME]);
     assert.equal(verify.status, 0, `rpm -V found changes:\n${verify.stdout}${verify.stderr}`);
   } finally {

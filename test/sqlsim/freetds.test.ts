@@ -20,7 +20,7 @@ const QUERY = `SELECT d.name, d.state_desc, m.mirroring_role_desc, m.mirroring_p
 FROM sys.databases AS d JOIN sys.database_mirroring AS m ON m.database_id = d.database_id
 WHERE d.name = N'appdb'`;
 
-describe('FreeTDS tsql against sqlsim', { skip: !HAVE_TSQL, timeout: 90_000 }, () => {
+describe('FreeTDS tsql against sqlsim', { skip: HAVE_TSQL ? false : 'FreeTDS tsql is not installed (make deps installs freetds-bin)', timeout: 90_000 }, () => {
   let dir: string;
   let certs: TestCertificates;
   let scenario: Scenario;
