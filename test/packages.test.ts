@@ -298,35 +298,35 @@ for (const [arch, file] of Object.entries(RPM)) {
   });
 }
 
-test('.rpm x86_64 installs into a scratch root with rpm --root; the installed binary runs', { timeout: 5 * 60_000 }, () => {
+/** Installs one .rpm into a fresh scratch root as root, hands over an rpm runner for that root, cleans up. */
+function withRpmRoot(label: string, file: string, extra: string[], body: (root: string, rpm: (...args: string[]) => string) => void): void {
   assert.equal(process.getuid?.(), 0, 'rpm --root must run as root (as in CI)');
-  const root = scratch('rpm-root');
+  const root = scratch(label);
   try {
     const rpm = (...args: string[]) => ok('rpm', [`--root=${root}`, '--nosignature', ...args], { timeout: 5 * 60_000 });
     rpm('--initdb');
-    rpm('-i', '--nodeps', RPM.x86_64);
+    rpm('-i', '--nodeps', ...extra, file);
+    body(root, rpm);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+test('.rpm x86_64 installs into a scratch root with rpm --root; the installed binary runs', { timeout: 5 * 60_000 }, () => {
+  withRpmRoot('rpm-root', RPM.x86_64, [], (root, rpm) => {
     assert.equal(rpm('-q', NAME).trim(), `${NAME}-${version}-1.x86_64`);
     assert.equal(rpm('-qc', NAME).trim(), CONF);
     assertInstalled(root);
     const verify = run('rpm', [`--root=${root}`, '-V', '--nodeps', NAME]);
     assert.equal(verify.status, 0, `rpm -V found changes:\n${verify.stdout}${verify.stderr}`);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });
 
 test('.rpm aarch64 installs (ignoring the host architecture) with the arm64 binary unchanged', { timeout: 5 * 60_000 }, () => {
-  assert.equal(process.getuid?.(), 0, 'rpm --root must run as root (as in CI)');
-  const root = scratch('rpm-arm64');
-  try {
-    const rpm = (...args: string[]) => ok('rpm', [`--root=${root}`, '--nosignature', ...args], { timeout: 5 * 60_000 });
-    rpm('--initdb');
-    rpm('-i', '--nodeps', '--ignorearch', RPM.aarch64);
+  withRpmRoot('rpm-arm64', RPM.aarch64, ['--ignorearch'], (root, rpm) => {
     assert.equal(rpm('-q', NAME).trim(), `${NAME}-${version}-1.aarch64`);
     assert.equal(sha256(join(root, `usr/bin/${NAME}`)), sha256(BIN_ARM64));
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });
 
 test('the man page renders with no warnings and documents every option, exit code and variable', () => {
