@@ -3,7 +3,7 @@
 // one off to measure it again.
 //   leave-out   packages a check never runs (Azure AD auth, Azure Key Vault and their ~2 MB of
 //               dependencies) are replaced by a stub that throws "... is not included".
-//   lazy        tls and dgram, which tedious loads at start-up, load on first use instead; so
+//   lazy        tls, dgram and dns, which tedious loads at start-up, load on first use instead; so
 //               does util, which tedious's interop helper would otherwise walk member by member,
 //               and crypto, but for randomBytes, which reads /dev/urandom (shims/crypto-lazy.cjs).
 //   trim        js-joda (~465 KB), which tedious only needs to encode date parameters, is
@@ -12,10 +12,15 @@
 //               iconv-lite's safer-buffer (which walks every member of node:buffer) is Buffer.
 //   eager       each module of the main bundle is compiled ahead of time into the SEA code
 //               cache (compileEagerly, applied to the bundle's text).
+//   iconv       iconv-lite (~550 KB: tedious decodes varchar in a collation's code page with it;
+//               a check reads only nvarchar, int and bit) loads on first use.
+//   one-batch   tedious's SET-options batch after the login is not sent: the facts query is the
+//               session's only request (one round trip less; see SKIP_INITIAL_SQL).
 import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-export const LEVERS = ['leave-out', 'lazy', 'trim', 'native', 'eager'];
+export const LEVERS = ['leave-out', 'lazy', 'trim', 'native', 'eager', 'iconv', 'one-batch'];
 
 const shims = join(dirname(fileURLToPath(import.meta.url)), 'shims');
 const shim = (file) => JSON.stringify(join(shims, file));
@@ -28,6 +33,19 @@ const LEFT_OUT = {
   '@azure/core-auth': 'Azure Active Directory authentication',
   '@azure/keyvault-keys': 'Always Encrypted with Azure Key Vault',
 };
+/**
+ * tedious sends a batch of SET options (ANSI_NULLS, QUOTED_IDENTIFIER, TEXTSIZE, language, ...)
+ * after every login, and has no option to leave it out. The facts query does not depend on any of
+ * them: it compares non-NULL names, quotes no identifiers and reads no text or LOB column. The
+ * one line that sends it is removed; the state it is sent in is kept (so --json still shows the
+ * driver's steps), and the bundle step fails if a tedious release words that line differently.
+ */
+export const SKIP_INITIAL_SQL = {
+  file: /node_modules\/tedious\/lib\/connection\.js$/,
+  line: 'await this.performLoggedInSendingInitialSql(signal);',
+  with: '/* mssql-role-check: no SET-options batch (build/levers.mjs, one-batch) */',
+};
+
 /** If any of these still reaches the bundle, a dependency found another way to pull it in. */
 export const MUST_NOT_BUNDLE = /node_modules\/(@azure\/|@typespec\/|jsonwebtoken\/|open\/|https?-proxy-agent\/)/;
 
@@ -48,13 +66,26 @@ export function leversPlugin(use = () => true) {
           virtual(`left-out:${path}`, `module.exports = require(${shim('left-out.cjs')})(${JSON.stringify(path)}, ${JSON.stringify(LEFT_OUT[path])});`));
       }
       if (use('lazy')) {
-        b.onResolve({ filter: /^(tls|dgram|util)$/ }, ({ path, importer }) => fromTedious(importer)
-          ? virtual(`lazy:${path}`, `module.exports = require(${shim('lazy-module.cjs')})(() => require('node:${path}'));`)
+        b.onResolve({ filter: /^(tls|dgram|util|dns)$/ }, ({ path, importer }) => fromTedious(importer)
+          ? virtual(`lazy:${path}`, `module.exports = require(${shim('lazy-module.cjs')})(() => require('node:${path}')${path === 'dns' ? ", ['lookup']" : ''});`)
           : undefined);
         // js-md4 is tedious's (NTLM), and takes node:crypto too.
         b.onResolve({ filter: /^crypto$/ }, ({ path, importer }) => fromTedious(importer) || /node_modules\/js-md4\//.test(importer)
           ? virtual(`lazy:${path}`, `module.exports = require(${shim('crypto-lazy.cjs')})(() => require('node:crypto'));`)
           : undefined);
+      }
+      if (use('iconv')) {
+        b.onResolve({ filter: /^iconv-lite$/ }, ({ path, importer }) => fromTedious(importer)
+          ? virtual(`lazy:${path}`, `module.exports = require(${shim('lazy-module.cjs')})(() => require(${JSON.stringify(path)}));`, dirname(importer))
+          : undefined);
+      }
+      if (use('one-batch')) {
+        b.onLoad({ filter: SKIP_INITIAL_SQL.file }, async ({ path }) => {
+          const text = await readFile(path, 'utf8');
+          const n = text.split(SKIP_INITIAL_SQL.line).length - 1;
+          if (n !== 1) throw new Error(`one-batch: expected the line "${SKIP_INITIAL_SQL.line}" once in ${path}, found it ${n} times; tedious changed`);
+          return { loader: 'js', contents: text.replace(SKIP_INITIAL_SQL.line, SKIP_INITIAL_SQL.with) };
+        });
       }
       if (use('trim')) {
         b.onResolve({ filter: /^@js-joda\/core$/ }, ({ importer }) =>

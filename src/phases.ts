@@ -14,7 +14,7 @@ export type Phase =
   | 'tls' // TDS 8.0 (strict): TLS before any TDS
   | 'prelogin' // PRELOGIN, and TLS inside it with --encrypt on
   | 'login' // LOGIN7 up to LOGINACK
-  | 'session' // the driver's SET options batch right after the login
+  | 'session' // tedious's SET-options batch after the login (the built binary leaves it out: build/levers.mjs)
   | 'query'
   | 'verdict';
 

@@ -14,7 +14,7 @@ import { ROOT, NODE } from './helpers/paths.ts';
 const require = createRequire(import.meta.url);
 type Factory<A extends unknown[]> = (...args: A) => Record<string, unknown>;
 const leftOut = require(join(ROOT, 'build/shims/left-out.cjs')) as Factory<[string, string]>;
-const lazyModule = require(join(ROOT, 'build/shims/lazy-module.cjs')) as Factory<[() => object]>;
+const lazyModule = require(join(ROOT, 'build/shims/lazy-module.cjs')) as Factory<[() => object, string[]?]>;
 const lazyCrypto = require(join(ROOT, 'build/shims/crypto-lazy.cjs')) as Factory<[() => object]>;
 const { leversPlugin } = require(join(ROOT, 'build/levers.mjs')) as { leversPlugin: () => unknown };
 const esbuild = require('esbuild') as { build: (o: object) => Promise<{ metafile: { inputs: Record<string, unknown> } }> };
@@ -54,6 +54,21 @@ test('a lazy module loads on first use, once, and answers like the module itself
   assert.equal(loads, 1, 'loaded once');
 });
 
+test('a lazy module\'s call-later function is read without loading the module, and loads it when called', () => {
+  let loads = 0;
+  const real = { lookup(this: unknown, name: string) { return [this, name]; }, other: 1 };
+  const lazy = lazyModule(() => (loads++, real), ['lookup']);
+  const lookup = (interopDefault(lazy).default as typeof real).lookup; // as tedious reads dns.lookup
+  assert.equal(typeof lookup, 'function');
+  assert.equal(loads, 0, 'reading it must not load the module');
+  const self = {};
+  assert.deepEqual(lookup.call(self, 'db1'), [self, 'db1'], 'called with its arguments and this');
+  assert.equal(loads, 1);
+  assert.equal(lazy.lookup, real.lookup, 'once loaded, the real member');
+  assert.equal(lazy.other, 1);
+  assert.equal(loads, 1, 'loaded once');
+});
+
 test('lazy crypto: randomBytes from /dev/urandom without loading node:crypto, the rest from node:crypto', async () => {
   let loads = 0;
   const lazy = lazyCrypto(() => (loads++, crypto)) as unknown as typeof crypto & { default: typeof crypto };
@@ -73,13 +88,13 @@ test('lazy crypto: randomBytes from /dev/urandom without loading node:crypto, th
   assert.equal(loads, 1, 'loaded once');
 });
 
-test('loading the probe chunk loads neither node:crypto nor node:tls', () => {
+test('loading the probe chunk loads neither node:crypto, node:tls nor node:dns', () => {
   const r = spawnSync(NODE, ['-e', `
     const before = new Set(process.moduleLoadList); // node -e itself loads node:crypto
     require(${JSON.stringify(join(ROOT, 'build/shims/probe-chunk.cjs'))})(${JSON.stringify(join(ROOT, 'dist'))});
     const loaded = process.moduleLoadList.filter((m) => !before.has(m));
     if (!loaded.includes('NativeModule net')) throw new Error('the chunk did not load: ' + loaded);
-    process.stdout.write(JSON.stringify(loaded.filter((m) => /^NativeModule (crypto|tls|_tls_wrap|dgram)$/.test(m))));`],
+    process.stdout.write(JSON.stringify(loaded.filter((m) => /^NativeModule (crypto|tls|_tls_wrap|dgram|dns|dns\\/promises)$/.test(m))));`],
   { encoding: 'utf8', env: {}, timeout: 20_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), []);
@@ -138,6 +153,7 @@ test('tedious\'s date types, iconv-lite and bl, bundled with the levers, give wh
       iconv.decode(Buffer.from([0x80, 0x41, 0xe9, 0x9f]), 'CP1252'),
       iconv.decode(Buffer.from([0xc4, 0xe3, 0xba, 0xc3]), 'cp936'),
       iconv.encode('été', 'CP1252').toString('hex'),
+      TYPES.VarChar.validate('été', { codepage: 'CP1252' }).toString('hex'), // tedious's own iconv-lite (lazy when bundled)
       bl.slice(1, 3).toString(), bl.length, typeof bl.pipe,
     ];
     process.stdout.write(JSON.stringify(out));`;
@@ -161,7 +177,8 @@ test('tedious\'s date types, iconv-lite and bl, bundled with the levers, give wh
     assert.equal(bundled.stdout, plain.stdout);
     const [encoded, ...rest] = JSON.parse(bundled.stdout) as unknown[];
     assert.equal((encoded as string).split(' ').length, 36);
-    assert.deepEqual(rest, ['€AéŸ', '你好', 'e974e9', 'bc', 4, 'function']);
+    assert.deepEqual(rest, ['€AéŸ', '你好', 'e974e9', 'e974e9', 'bc', 4, 'function']);
+    assert.ok(inputs.includes('lever:lazy:iconv-lite'), 'tedious\'s iconv-lite was made lazy');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

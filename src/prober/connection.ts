@@ -5,7 +5,6 @@ import { Connection, ConnectionError, RequestError } from 'tedious';
 import type { ConnectionConfiguration } from 'tedious';
 import { connect as netConnect, isIP } from 'node:net';
 import type { Socket } from 'node:net';
-import { lookup } from 'node:dns/promises';
 import { domainToASCII } from 'node:url';
 import type { ProbeContext, ProbeError } from './types.ts';
 import type { Phase } from '../phases.ts';
@@ -42,9 +41,10 @@ function timedConnector(ctx: ProbeContext) {
     const port = opts?.port ?? ctx.settings.port!;
     ctx.phases.enter('dns');
     const family = isIP(host);
+    // node:dns only for a name: an address needs no resolver (and loading one costs start-up time)
     const addresses = family
       ? [{ address: host, family }]
-      : await lookup(domainToASCII(host) || host, { all: true });
+      : await (await import('node:dns/promises')).lookup(domainToASCII(host) || host, { all: true });
     ctx.phases.enter('connect');
     let last: unknown = new Error(`no address for ${host}`);
     for (const a of addresses) {
@@ -166,8 +166,9 @@ export function openConnection(ctx: ProbeContext): Promise<Connection> {
     });
     // After login, errors arrive here; before it, through connect's callback as well.
     conn.on('error', (err: unknown) => reject(new ProbeFailure(describeError(err))));
-    // An error answering the driver's SET-options batch: tedious logs in all the same, but the
-    // session is not the one it asked for, so no verdict comes from it.
+    // An error answering tedious's SET-options batch (sent when tedious runs unbundled; the built
+    // binary leaves the batch out): tedious logs in all the same, but the session is not the one
+    // it asked for, so no verdict comes from it.
     let sessionError: ProbeFailure | undefined;
     conn.on('errorMessage', (token) => {
       if (ctx.phases.current === 'session') sessionError ??= new ProbeFailure({ code: `SQL${token.number}`, message: token.message.replace(/\s+/g, ' ').trim() });
