@@ -28,12 +28,12 @@ dist/typecheck.ok: $(SRC) $(shell find test build bench -name '*.ts' -o -name '*
 	$(NODE) node_modules/typescript/bin/tsc -p tsconfig.json
 	@mkdir -p dist && touch $@
 
-# The bundle step also writes the probe chunk and its code cache (warm-probe.mjs runs a check
-# against sqlsim for that), which pack.sh embeds next to the main script.
-dist/mssql-role-check.cjs: $(SRC) build/bundle.mjs build/levers.mjs build/warm-probe.mjs $(wildcard build/shims/*) node_modules/.package-lock.json $(NODE_X64).ok
+# The bundle step also writes the probe chunk and the code caches of both (warm-caches.mjs runs
+# a check against sqlsim for that), which pack.sh embeds as assets.
+dist/mssql-role-check.cjs: $(SRC) build/bundle.mjs build/levers.mjs build/warm-caches.mjs $(wildcard build/shims/*) node_modules/.package-lock.json $(NODE_X64).ok
 	$(NODE) build/bundle.mjs $@
 
-$(BINS) &: dist/mssql-role-check.cjs build/pack.sh build/sea-pack.mjs $(NODE_X64).ok $(NODE_ARM64).ok
+$(BINS) &: dist/mssql-role-check.cjs build/pack.sh build/sea-pack.mjs build/shims/main-loader.cjs $(NODE_X64).ok $(NODE_ARM64).ok
 	build/pack.sh dist/mssql-role-check.cjs dist/mssql-role-check
 
 dist/SHA256SUMS: $(BINS)

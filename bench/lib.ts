@@ -97,13 +97,13 @@ export function coldCopy(file: string, dir: string): string {
 const stale = (target: string, sources: string[]) =>
   !existsSync(target) || sources.some((s) => statSync(s).mtimeMs > statSync(target).mtimeMs);
 
-/** bench/hello.cjs packed exactly as the product is (build/pack.sh), for x64: the floor. */
-export function packedHello(): string {
-  const out = join(ROOT, 'dist/bench/hello-linux-x64');
-  const sources = ['bench/hello.cjs', 'build/pack.sh', 'build/sea-pack.mjs', 'build/toolchain.env'].map((f) => join(ROOT, f));
+/** A script of bench/ packed exactly as the product is (build/pack.sh), for x64: hello.cjs is the floor. */
+export function packedScript(name: 'hello' | 'tds-replay'): string {
+  const out = join(ROOT, `dist/bench/${name}-linux-x64`);
+  const sources = [`bench/${name}.cjs`, 'build/pack.sh', 'build/sea-pack.mjs', 'build/toolchain.env'].map((f) => join(ROOT, f));
   if (stale(out, sources)) {
     mkdirSync(join(ROOT, 'dist/bench'), { recursive: true });
-    execFileSync(join(ROOT, 'build/pack.sh'), [sources[0], join(ROOT, 'dist/bench/hello'), '--arch=x64'], { stdio: 'inherit' });
+    execFileSync(join(ROOT, 'build/pack.sh'), [sources[0], join(ROOT, `dist/bench/${name}`), '--arch=x64'], { stdio: 'inherit' });
   }
   return out;
 }

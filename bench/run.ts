@@ -4,6 +4,8 @@
 //   (c) the floor: a hello world packed the same way, with the same embedded Node
 //   (d) FreeTDS tsql running the same catalog query (the C floor)
 //   (e) Python 3 + Debian's python3-pymssql running the same query
+//   (f) the least any Node program can spend on this conversation: (a)'s own TDS requests,
+//       recorded, replayed by a packed node:net script that waits for each answer (tds-replay.cjs)
 // Each is run N times, interleaved; the table gives min / median / max of wall time, CPU time
 // (user + sys) and peak RSS. sqlsim runs in a process of its own, so its work is not counted in
 // CPU or RSS (it is in wall time: it shares the machine, as a real server would not).
@@ -12,11 +14,13 @@
 import { mkdtempSync, writeFileSync, rmSync, statSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, execFile } from 'node:child_process';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { factsSql } from '../src/prober/facts-query.ts';
 import {
-  ROOT, PYTHON, CLEAN_ENV, measure, summarize, table, coldCopy, packedHello, startSim,
+  ROOT, PYTHON, CLEAN_ENV, measure, summarize, table, coldCopy, packedScript, startSim,
   statsDelta, machine, type Case, type Summary, type SimStats,
 } from './lib.ts';
 
@@ -36,7 +40,29 @@ const PASSWORD = scenario.logins.find((l) => l.name === USER)!.password;
 
 // The binaries run from copies read back from disk (see coldCopy), in dist/bench/.
 const BIN = coldCopy(BUILT, join(ROOT, 'dist/bench'));
-const hello = coldCopy(packedHello(), join(ROOT, 'dist/bench'));
+const hello = coldCopy(packedScript('hello'), join(ROOT, 'dist/bench'));
+const replay = coldCopy(packedScript('tds-replay'), join(ROOT, 'dist/bench'));
+
+/** What a client sends to the server, recorded by a loopback proxy in front of it while `run` runs. */
+async function recordClient(host: string, port: number, run: (proxyPort: number) => Promise<void>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const proxy = createServer((client) => {
+    const server = connect({ host, port });
+    client.on('data', (d: Buffer) => (chunks.push(d), server.write(d)));
+    server.on('data', (d: Buffer) => client.write(d));
+    client.on('close', () => server.destroy());
+    server.on('close', () => client.destroy());
+    client.on('error', () => server.destroy());
+    server.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  try {
+    await run((proxy.address() as AddressInfo).port);
+  } finally {
+    proxy.close();
+  }
+  return Buffer.concat(chunks);
+}
 
 const tmp = mkdtempSync(join(tmpdir(), 'bench-'));
 const sim = await startSim(SCENARIO);
@@ -49,26 +75,33 @@ try {
   const inlineSql = factsSql(1).replace('@db0', `N'${DATABASE}'`);
   const pySql = factsSql(1).replace('@db0', '%s');
 
-  const cases: Record<'a' | 'b' | 'c' | 'd' | 'e' | 'harness', Case> = {
+  // (f)'s script: what (a) sends, the password inside it obfuscated as TDS does (a throwaway of
+  // the simulated server), in a file only this user reads, removed with tmp.
+  const checkArgs = (p: number) => ['--host', sim.host, '--port', String(p), '--user', USER, '--password-file', passwordFile, '--database', DATABASE, '--role', 'primary'];
+  const requests = join(tmp, 'requests.tds');
+  writeFileSync(requests, await recordClient(sim.host, sim.port, (p) => promisify(execFile)(BIN, checkArgs(p), { env: CLEAN_ENV }).then(() => undefined)), { mode: 0o600 });
+
+  const cases: Record<'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'harness', Case> = {
     harness: { name: 'harness', argv: ['/bin/true'] },
     c: { name: 'c', argv: [hello] },
     b: { name: 'b', argv: [BIN, '--version'] },
-    a: { name: 'a', argv: [BIN, '--host', sim.host, '--port', port, '--user', USER, '--password-file', passwordFile, '--database', DATABASE, '--role', 'primary'] },
+    a: { name: 'a', argv: [BIN, ...checkArgs(sim.port)] },
     // tsql reads the password from stdin when it has no terminal (measure.py detaches it from
     // any): the password stays out of argv. TDSVER as the binary speaks (TDS 7.4).
     d: { name: 'd', argv: [TSQL, '-H', sim.host, '-p', port, '-U', USER, '-o', 'q'], env: { ...CLEAN_ENV, TDSVER: '7.4', FREETDSCONF: '/dev/null' }, stdin: `${PASSWORD}\n${inlineSql}\ngo\nexit\n` },
     e: { name: 'e', argv: [PYTHON, join(ROOT, 'bench/pymssql_check.py'), sim.host, port, USER, DATABASE], env: { ...CLEAN_ENV, MSSQL_PASSWORD: PASSWORD }, stdin: pySql },
+    f: { name: 'f', argv: [replay, sim.host, port, requests] },
   };
 
   // One run of each client first, outside the measurement: it must give the right answer, and
   // sqlsim's counters around it are the protocol cost of one check.
   const perCheck: Record<string, SimStats> = {};
-  for (const k of ['a', 'd', 'e'] as const) {
+  for (const k of ['a', 'd', 'e', 'f'] as const) {
     const c = cases[k];
     const before = await sim.stats();
     const r = spawnSync(c.argv[0], [...c.argv.slice(1), ...(k === 'a' ? ['--json'] : [])], { input: c.stdin, encoding: 'utf8', env: c.env ?? CLEAN_ENV, timeout: 30_000 });
     perCheck[k] = statsDelta(before, await sim.stats());
-    const right = k === 'a' ? /"verdict":"pass"/.test(r.stdout) : /PRINCIPAL/.test(r.stdout);
+    const right = k === 'a' ? /"verdict":"pass"/.test(r.stdout) : k === 'f' ? perCheck.f.rpcs === 1 : /PRINCIPAL/.test(r.stdout);
     if (r.status !== 0 || !right) throw new Error(`(${k}) did not run the check right (exit ${r.status}):\n${r.stdout}${r.stderr}`);
   }
 
@@ -95,6 +128,7 @@ try {
       { label: '(c) floor: hello world, same SEA packing', summary: s.c },
       { label: '(d) FreeTDS tsql, same query', summary: s.d },
       { label: '(e) Python 3 + pymssql, same query', summary: s.e },
+      { label: '(f) (a)\'s TDS requests replayed by node:net, same SEA packing', summary: s.f },
       { label: 'harness alone (/usr/bin/time /bin/true)', summary: s.harness },
     ]),
     '',
@@ -103,14 +137,16 @@ try {
     `b/c: ${ratio('b', 'c')}   (target: wall ≤ 1.1)`,
     `a/d: ${ratio('a', 'd')}`,
     `a/e: ${ratio('a', 'e')}   (target: wall < 1)`,
+    `f/c: ${ratio('f', 'c')}   (the floor of any Node client: start-up, node:net and the round trips)`,
+    `a/f: ${ratio('a', 'f')}   (what the driver, the options and the verdict add to that)`,
     `per check, as sqlsim counted: (a) ${protocol('a')}`,
     `                              (d) ${protocol('d')}`,
     `                              (e) ${protocol('e')}`,
-    '(a)\'s SQL batch is the SET options tedious sends after the login, before the query.',
+    `                              (f) ${protocol('f')}`,
   ];
   process.stdout.write(out.join('\n') + '\n');
 } finally {
   await sim.stop();
   rmSync(tmp, { recursive: true, force: true });
-  for (const copy of [BIN, hello]) rmSync(copy, { force: true });
+  for (const copy of [BIN, hello, replay]) rmSync(copy, { force: true });
 }

@@ -1,11 +1,13 @@
 // Bundle src/ for pkg's SEA mode, in two CommonJS files:
-//   OUT.cjs                        the command line (src/main.ts), packed as the SEA main script;
+//   OUT.cjs                        the command line (src/main.ts), packed as an asset that the SEA
+//                                  main script (build/shims/main-loader.cjs) runs;
 //   mssql-role-check.probe.cjs     src/prober and the SQL Server driver, loaded only when a check
 //                                  runs (build/shims/probe-chunk.cjs), packed as an asset;
-//   mssql-role-check.probe.cache   its V8 code cache, made by running a check (warm-probe.mjs).
+//   mssql-role-check.probe.cache   its V8 code cache, made by running a check (warm-caches.mjs);
+//   mssql-role-check.cache         the command line's, from the same run (shims/main-loader.cjs).
 // and a size report per package (bundle-report.txt; esbuild's metafile bundle-meta.json).
 // usage: bundle.mjs [OUT.cjs] [--without=LEVER,...] [--minify] [--entry=FILE (experiments)]
-// The start-up levers are in levers.mjs (plus `split` and `warm` here); --without turns one off
+// The start-up levers are in levers.mjs (plus `split`, `warm` and `warm-main` here); --without turns one off
 // to measure it (bench/LEVERS.md). --minify was measured and not kept.
 import { build } from 'esbuild';
 import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
@@ -14,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LEVERS, MUST_NOT_BUNDLE, leversPlugin, compileEagerly } from './levers.mjs';
 
-const ALL_LEVERS = [...LEVERS, 'split', 'warm'];
+const ALL_LEVERS = [...LEVERS, 'split', 'warm', 'warm-main'];
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const out = resolve(args.find((a) => !a.startsWith('--')) ?? 'dist/mssql-role-check.cjs');
@@ -70,6 +72,7 @@ async function bundle(entry, outfile, plugins, eager = use('eager')) {
 mkdirSync(outDir, { recursive: true });
 rmSync(chunkFile, { force: true });
 rmSync(cacheFile, { force: true });
+rmSync(join(outDir, 'mssql-role-check.cache'), { force: true });
 const metas = [await bundle(entry, out, split ? [splitProbe] : [leversPlugin(use)])];
 // The chunk is not compiled eagerly: its code cache comes from a run (warm), which holds what a
 // check runs; eager compiling would add the modules a check never loads (measured: +300 KB of
@@ -102,5 +105,5 @@ writeFileSync(join(outDir, 'bundle-meta.json'), JSON.stringify(merged));
 
 if (split && use('warm')) {
   // A clean environment: NODE_OPTIONS would change V8's flags and so the cache's key.
-  execFileSync(process.execPath, [join(root, 'build/warm-probe.mjs'), out], { stdio: 'inherit', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  execFileSync(process.execPath, [join(root, 'build/warm-caches.mjs'), out, ...(use('warm-main') ? [] : ['--no-main'])], { stdio: 'inherit', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
 }

@@ -4,7 +4,8 @@
 //   writes OUT-PREFIX-linux-<arch> for each arch.
 //
 // When the bundle has a probe chunk next to it (bundle.mjs), the chunk goes in as an asset, and
-// on x64 also its code cache (made by running a check at build time).
+// on x64 also its code cache (made by running a check at build time). So does the bundle itself
+// when it has such a cache, run by shims/main-loader.cjs as the SEA main script.
 //
 // A V8 code cache is accepted only from the same V8 version, flags and architecture; both caches
 // are made by this host's x64 Node, so the arm64 binary is packed without them (V8 would reject
@@ -13,6 +14,7 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const { default: sea } = require('../node_modules/@yao-pkg/pkg/lib-es5/sea.js');
@@ -29,6 +31,11 @@ const nodeVersion = process.env.NODE_VERSION;
 if (!nodeVersion) throw new Error('NODE_VERSION is not set (build/toolchain.env)');
 
 const chunk = join(dirname(resolve(bundle)), 'mssql-role-check.probe.cjs');
+// With a warm cache of the command line (warm-caches.mjs), the SEA main script is the loader that
+// runs the bundle from an asset with that cache; without one, the bundle is the main script.
+const mainCache = join(dirname(resolve(bundle)), 'mssql-role-check.cache');
+const viaLoader = existsSync(mainCache);
+const loader = join(dirname(fileURLToPath(import.meta.url)), 'shims/main-loader.cjs');
 const chunkCache = join(dirname(resolve(bundle)), 'mssql-role-check.probe.cache');
 const hasChunk = existsSync(chunk);
 const hasChunkCache = hasChunk && existsSync(chunkCache); // bundle.mjs --without=warm makes none
@@ -41,7 +48,11 @@ for (const arch of opt('arch', 'x64,arm64').split(',')) {
   const part = `${output}.part`;
   const withCache = codeCache === 'all' || codeCache === arch;
   rmSync(part, { force: true });
-  await sea(resolve(bundle), {
+  const assets = {
+    ...(viaLoader ? { 'mssql-role-check.cjs': resolve(bundle), ...(withCache ? { 'mssql-role-check.cache': mainCache } : {}) } : {}),
+    ...(hasChunk ? { 'mssql-role-check.probe.cjs': chunk, ...(withCache && hasChunkCache ? { 'mssql-role-check.probe.cache': chunkCache } : {}) } : {}),
+  };
+  await sea(viaLoader ? loader : resolve(bundle), {
     targets: [{ nodeRange: `node${nodeVersion}`, platform: 'linux', arch, output: part }],
     signature: false,
     seaConfig: {
@@ -51,7 +62,7 @@ for (const arch of opt('arch', 'x64,arm64').split(',')) {
       execArgvExtension: 'none',
       useCodeCache: withCache && !snapshot,
       useSnapshot: snapshot,
-      assets: hasChunk ? { 'mssql-role-check.probe.cjs': chunk, ...(withCache && hasChunkCache ? { 'mssql-role-check.probe.cache': chunkCache } : {}) } : {},
+      assets,
     },
   });
   renameSync(part, output);

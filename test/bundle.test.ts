@@ -197,6 +197,22 @@ test('the built bundles hold none of the left-out packages; the driver is only i
   assert.match(readFileSync(join(ROOT, 'dist/mssql-role-check.probe.cjs'), 'utf8'), /is not included in mssql-role-check/);
 });
 
+test('the command line\'s code cache is one V8 accepts, compiled the way the SEA main script compiles it', () => {
+  // What build/shims/main-loader.cjs does in the binary; --version runs it to the end.
+  const loader = join(ROOT, 'build/shims/main-loader.cjs');
+  const r = spawnSync(NODE, ['-e', `
+    const { readFileSync } = require('node:fs');
+    const { compileMain, runMain, CACHE } = require(${JSON.stringify(loader)});
+    const dist = ${JSON.stringify(join(ROOT, 'dist'))};
+    const script = compileMain(readFileSync(dist + '/mssql-role-check.cjs', 'latin1'), readFileSync(dist + '/' + CACHE));
+    process.stderr.write(JSON.stringify({ rejected: script.cachedDataRejected }) + '\\n');
+    process.argv = [process.execPath, 'x', '--version'];
+    runMain(script, require, dist + '/mssql-role-check.cjs', dist);`], { encoding: 'utf8', env: {}, timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stderr), { rejected: false });
+  assert.match(r.stdout, /^mssql-role-check \S+ \(node \S+\)\n$/);
+});
+
 test('the probe chunk\'s code cache is one V8 accepts, compiled the way the loader compiles the chunk', () => {
   // What build/shims/probe-chunk.cjs does, watched: a rejected cache would silently cost every check.
   const r = spawnSync(NODE, ['-e', `

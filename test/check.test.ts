@@ -495,7 +495,6 @@ const FAULT_CASES: FaultCase[] = [
   { fault: { name: 'login-failure' }, reason: /login failed: Login failed for user 'monitor'/, code: 'ELOGIN', phase: 'login' },
   { fault: { name: 'login-failure', number: 18470, message: 'Login failed: the account is disabled.' }, reason: /disabled/, code: 'ELOGIN', phase: 'login' },
   { fault: { name: 'query-error', number: 208, message: "Invalid object name 'sys.databases'." }, reason: /query failed \(error 208\): Invalid object name/, code: 'SQL208', phase: 'query' },
-  { fault: { name: 'oversized-result', rows: 50_000 }, reason: /the server returned 50000 rows for it \(expected one\)/, code: 'ROLE', phase: 'verdict' },
   { fault: { name: 'server-close' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: 'query' },
 ];
 

@@ -14,7 +14,7 @@ export interface FuzzCase {
   index: number;
   seed: number;
   truth: Truth;
-  /** the reply mutated: prelogin, login, set-batch or facts */
+  /** the reply mutated: prelogin, login or facts */
   phase: string;
   kind: MutationKind | 'none';
   detail: string;
@@ -46,14 +46,14 @@ export interface FuzzOptions {
 }
 
 /**
- * Which reply to mutate: a check's exchange is PRELOGIN, LOGIN7 (LOGINACK), the driver's SET
- * batch after login, then the facts query. The facts reply, where the role is decided, gets most.
+ * Which reply to mutate: a check's exchange is PRELOGIN, LOGIN7 (LOGINACK), then the facts query.
+ * The facts reply, where the role is decided, gets most.
  */
 const TARGETS: { phase: FaultPhase; nth: number; label: string; weight: number }[] = [
   { phase: 'prelogin', nth: 0, label: 'prelogin', weight: 15 },
   { phase: 'login', nth: 0, label: 'login', weight: 20 },
-  { phase: 'query', nth: 0, label: 'set-batch', weight: 10 },
-  { phase: 'query', nth: 1, label: 'facts', weight: 55 },
+  // the only request after the login: the build sends no SET-options batch (build/levers.mjs)
+  { phase: 'query', nth: 0, label: 'facts', weight: 65 },
 ];
 
 function pickTarget(rng: () => number): (typeof TARGETS)[number] {

@@ -59,7 +59,6 @@ const TABLE: Row[] = [
   { label: 'TLS handshake failure', fault: { name: 'tls-handshake-failure' }, tls: true, class: 'network', phase: 'prelogin' },
   { label: 'login failure (18456)', fault: { name: 'login-failure' }, class: 'login', phase: 'login' },
   { label: 'query error', fault: { name: 'query-error' }, class: 'sql error', phase: 'query' },
-  { label: 'oversized result', fault: { name: 'oversized-result' }, class: 'verdict', phase: 'verdict', reason: /returned 50000 rows for it/ },
   { label: 'server closes after login', fault: { name: 'server-close' }, class: 'network' },
   // the same faults aimed at the facts query (an sp_executesql RPC)
   { label: 'facts query: stall', fault: { name: 'stall-after-login', on: 'rpc' }, class: 'timeout', phase: 'query' },

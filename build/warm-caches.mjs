@@ -1,7 +1,10 @@
-// Makes the V8 code cache of the probe chunk (bundle.mjs) by running one real check, under plain
-// node, against sqlsim (the tests' simulated SQL Server) on loopback. The cache then holds the
-// bytecode of every function a check runs, so that the binary does not compile them at each start.
-// usage: warm-probe.mjs BUNDLE.cjs   (writes BUNDLE's probe cache next to it)
+// Makes the V8 code caches of the command line and of the probe chunk (bundle.mjs) by running one
+// real check, under plain node, against sqlsim (the tests' simulated SQL Server) on loopback. Each
+// cache then holds the bytecode of every function a check runs, so that the binary does not
+// compile them at each start. The command line is compiled as the binary's SEA main script
+// compiles it (shims/main-loader.cjs), the chunk as its loader does (shims/probe-chunk.cjs).
+// usage: warm-caches.mjs BUNDLE.cjs [--no-main]   (writes both caches next to BUNDLE; --no-main:
+//        the chunk's only, for bench/levers.ts)
 // Run it with no NODE_OPTIONS: V8 takes a cache only under the flags it was made with.
 import vm from 'node:vm';
 import { spawn } from 'node:child_process';
@@ -14,9 +17,14 @@ import { fileURLToPath } from 'node:url';
 
 const CHUNK = 'mssql-role-check.probe.cjs';
 const bundle = resolve(process.argv[2] ?? 'dist/mssql-role-check.cjs');
+const withMain = !process.argv.includes('--no-main');
 const cacheFile = join(dirname(bundle), 'mssql-role-check.probe.cache');
 const root = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(import.meta.url);
+const mainLoader = require('./shims/main-loader.cjs');
+const mainCacheFile = join(dirname(bundle), mainLoader.CACHE);
 rmSync(cacheFile, { force: true });
+rmSync(mainCacheFile, { force: true });
 
 // principal.json: appdb is the mirroring PRINCIPAL, so the check runs to a pass.
 const scenario = JSON.parse(readFileSync(join(root, 'test/sqlsim/scenarios/principal.json'), 'utf8'));
@@ -24,14 +32,14 @@ const login = scenario.logins.find((l) => l.name === 'monitor');
 const sim = spawn(process.execPath, [join(root, 'test/sqlsim/cli.ts'), '--scenario', 'principal', '--control', 'stdin'],
   { stdio: ['pipe', 'pipe', 'inherit'] });
 const listening = await new Promise((ok, fail) => {
-  const timer = setTimeout(() => fail(new Error('warm-probe: sqlsim did not start within 20 s')), 20_000);
+  const timer = setTimeout(() => fail(new Error('warm-caches: sqlsim did not start within 20 s')), 20_000);
   createInterface({ input: sim.stdout }).once('line', (line) => (clearTimeout(timer), ok(line)));
-  sim.once('exit', (code) => fail(new Error(`warm-probe: sqlsim exited (${code})`)));
+  sim.once('exit', (code) => fail(new Error(`warm-caches: sqlsim exited (${code})`)));
 });
 const [, host, port] = /^listening (\S+):(\d+)$/.exec(listening) ?? [];
-if (!port) throw new Error(`warm-probe: sqlsim said ${listening}`);
+if (!port) throw new Error(`warm-caches: sqlsim said ${listening}`);
 
-const tmp = mkdtempSync(join(tmpdir(), 'warm-probe-'));
+const tmp = mkdtempSync(join(tmpdir(), 'warm-caches-'));
 const passwordFile = join(tmp, 'password');
 writeFileSync(passwordFile, `${login.password}\n`, { mode: 0o600 });
 
@@ -49,12 +57,14 @@ process.on('exit', (code) => {
   sim.kill();
   rmSync(tmp, { recursive: true, force: true });
   if (code !== 0 || !chunk) {
-    process.stderr.write(`warm-probe: the check did not pass against sqlsim (exit ${code}${chunk ? '' : ', chunk not loaded'})\n`);
+    process.stderr.write(`warm-caches: the check did not pass against sqlsim (exit ${code}${chunk ? '' : ', chunk not loaded'})\n`);
     process.exitCode = 1;
     return;
   }
   writeFileSync(cacheFile, chunk.createCachedData());
+  if (withMain) writeFileSync(mainCacheFile, main.createCachedData());
 });
 process.argv = [process.execPath, bundle, '--host', host, '--port', port, '--user', login.name,
   '--password-file', passwordFile, '--database', 'appdb', '--role', 'primary', '--timeout', '20'];
-createRequire(import.meta.url)(bundle);
+const main = mainLoader.compileMain(readFileSync(bundle, 'latin1'));
+mainLoader.runMain(main, createRequire(bundle), bundle, dirname(bundle));
