@@ -4,16 +4,15 @@
 // levers tried and not kept: minify, a startup snapshot, a stripped Node. bench/LEVERS.md has the
 // figures of a run and what was decided.
 //
-// usage: node bench/levers.ts [--runs N]      (builds into dist/bench/levers/; ~3 minutes)
+// usage: node bench/levers.ts [--runs N] [--rows NAME,...]   (builds into dist/bench/levers/; ~4 minutes)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRequire } from 'node:module';
-import { ROOT, NODE, measure, summarize, coldCopy, packedHello, startSim, machine, type Case, type Summary } from './lib.ts';
+import { ROOT, NODE, measure, summarize, coldCopy, packedScript, startSim, machine, type Case, type Summary } from './lib.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: process.env.N || '20' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: process.env.N || '20' }, rows: { type: 'string' } } });
 const runs = Number(values.runs);
 const OUT = join(ROOT, 'dist/bench/levers');
 const NODE_VERSION = /^NODE_VERSION=(.+)$/m.exec(readFileSync(join(ROOT, 'build/toolchain.env'), 'utf8'))![1];
@@ -28,41 +27,35 @@ interface Variant {
   strip?: boolean;
 }
 
-const ALL = ['leave-out', 'lazy', 'trim', 'native', 'eager', 'split', 'warm'];
+const ALL = ['leave-out', 'lazy', 'trim', 'native', 'eager', 'split', 'warm', 'iconv', 'one-batch', 'warm-main'];
 const but = (...kept: string[]) => ALL.filter((l) => !kept.includes(l));
 // Cumulative: each row adds one lever to the row above.
-const VARIANTS: Variant[] = [
+const ALL_VARIANTS: Variant[] = [
   { name: 'none', what: 'no lever: one bundle, no code cache', without: ALL, codeCache: false },
   { name: 'leave-out', what: '+ Azure AD / Key Vault packages left out', without: but('leave-out'), codeCache: false },
-  { name: 'lazy', what: '+ tls, dgram, util, crypto (but randomBytes) loaded on first use', without: but('leave-out', 'lazy'), codeCache: false },
+  { name: 'lazy', what: '+ tls, dgram, dns, util, crypto (but randomBytes) loaded on first use', without: but('leave-out', 'lazy'), codeCache: false },
   { name: 'trim', what: '+ js-joda replaced by the calls tedious makes', without: but('leave-out', 'lazy', 'trim'), codeCache: false },
   { name: 'native', what: '+ Node\'s stream and Buffer for bl and iconv-lite', without: but('leave-out', 'lazy', 'trim', 'native'), codeCache: false },
   { name: 'code-cache', what: '+ SEA code cache (useCodeCache)', without: but('leave-out', 'lazy', 'trim', 'native'), codeCache: true },
   { name: 'eager', what: '+ module bodies compiled into the code cache', without: but('leave-out', 'lazy', 'trim', 'native', 'eager'), codeCache: true },
-  { name: 'split', what: '+ driver in a chunk loaded only by a check', without: ['warm'], codeCache: true },
-  { name: 'warm', what: '+ chunk code cache from a check run at build time (shipped)', without: [], codeCache: true },
+  { name: 'split', what: '+ driver in a chunk loaded only by a check', without: ['warm', 'iconv', 'one-batch', 'warm-main'], codeCache: true },
+  { name: 'warm', what: '+ chunk code cache from a check run at build time', without: ['iconv', 'one-batch', 'warm-main'], codeCache: true },
+  { name: 'iconv', what: '+ iconv-lite loaded on first use', without: ['one-batch', 'warm-main'], codeCache: true },
+  { name: 'one-batch', what: '+ no SET-options batch after the login (one round trip less)', without: ['warm-main'], codeCache: true },
+  { name: 'warm-main', what: '+ command line\'s code cache from the same run (shipped)', without: [], codeCache: true },
   // Tried, not kept:
   { name: 'minify', what: '"code-cache" row, minified', without: but('leave-out', 'lazy', 'trim', 'native'), codeCache: true, extra: ['--minify'] },
   { name: 'snapshot', what: '"native" row, startup snapshot with tedious loaded', without: but('leave-out', 'lazy', 'trim', 'native'), codeCache: false, extra: ['--entry=bench/snapshot-entry.cjs'], snapshot: true },
   { name: 'strip', what: 'shipped, with a stripped Node', without: [], codeCache: true, strip: true },
+  { name: 'no-eager', what: 'shipped, without eager', without: ['eager'], codeCache: true },
 ];
 
-/** pkg's SEA packing with a stripped copy of the x64 Node (strip cannot run on the packed binary: it drops the SEA blob). */
-async function packStripped(dir: string): Promise<void> {
+/** The shipped packing with a stripped copy of the x64 Node (strip cannot run on the packed binary: it drops the SEA blob). */
+function packStripped(dir: string): void {
   const node = join(ROOT, `.cache/node/node-v${NODE_VERSION}-linux-x64/bin/node`);
   const stripped = join(dir, 'node-stripped');
   execFileSync('strip', ['-o', stripped, node]);
-  process.env.HOME = join(ROOT, '.cache/pkg-home');
-  const { default: sea } = createRequire(import.meta.url)(join(ROOT, 'node_modules/@yao-pkg/pkg/lib-es5/sea.js'));
-  await sea(join(dir, 'mssql-role-check.cjs'), {
-    nodePath: stripped,
-    targets: [{ nodeRange: `node${NODE_VERSION}`, platform: 'linux', arch: 'x64', output: join(dir, 'b-linux-x64') }],
-    signature: false,
-    seaConfig: {
-      disableExperimentalSEAWarning: true, useCodeCache: true,
-      assets: { 'mssql-role-check.probe.cjs': join(dir, 'mssql-role-check.probe.cjs'), 'mssql-role-check.probe.cache': join(dir, 'mssql-role-check.probe.cache') },
-    },
-  });
+  execFileSync(join(ROOT, 'build/pack.sh'), [join(dir, 'mssql-role-check.cjs'), join(dir, 'b'), '--arch=x64', `--node=${stripped}`], { stdio: 'inherit' });
   rmSync(stripped);
 }
 
@@ -73,7 +66,7 @@ async function buildVariant(v: Variant): Promise<{ binary: string; bundleBytes: 
   const bundle = join(dir, 'mssql-role-check.cjs');
   execFileSync(NODE, [join(ROOT, 'build/bundle.mjs'), bundle, ...(v.without.length ? [`--without=${v.without.join(',')}`] : []), ...(v.extra ?? [])], { stdio: 'inherit', cwd: ROOT });
   if (v.strip) {
-    await packStripped(dir);
+    packStripped(dir);
   } else {
     execFileSync(join(ROOT, 'build/pack.sh'), [bundle, join(dir, 'b'), '--arch=x64', `--code-cache=${v.codeCache ? 'x64' : 'none'}`, ...(v.snapshot ? ['--snapshot'] : [])], { stdio: 'inherit' });
   }
@@ -82,12 +75,17 @@ async function buildVariant(v: Variant): Promise<{ binary: string; bundleBytes: 
   return { binary: join(dir, 'b-linux-x64'), bundleBytes };
 }
 
+// --rows a,b,...: only these rows (a quicker comparison while trying a lever)
+const rows = values.rows?.split(',');
+for (const r of rows ?? []) if (!ALL_VARIANTS.some((v) => v.name === r)) throw new Error(`--rows: no row ${r}`);
+const VARIANTS = rows ? ALL_VARIANTS.filter((v) => rows.includes(v.name)) : ALL_VARIANTS;
+
 const built: Record<string, { binary: string; bundleBytes: number }> = {};
 for (const v of VARIANTS) {
   process.stderr.write(`levers: building ${v.name}\n`);
   built[v.name] = await buildVariant(v);
 }
-const hello = coldCopy(packedHello(), OUT);
+const hello = coldCopy(packedScript('hello'), OUT);
 
 const sim = await startSim('principal');
 const tmp = mkdtempSync(join(tmpdir(), 'levers-'));

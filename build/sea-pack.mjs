@@ -1,7 +1,8 @@
 // Pack one bundle into SEA binaries with pkg's simple SEA pipeline, called as a library so that
 // the SEA configuration can be chosen per architecture (pkg's CLI passes none).
-// usage: sea-pack.mjs BUNDLE.cjs OUT-PREFIX [--code-cache=x64|all|none] [--arch=x64,arm64] [--snapshot]
-//   writes OUT-PREFIX-linux-<arch> for each arch.
+// usage: sea-pack.mjs BUNDLE.cjs OUT-PREFIX [--code-cache=x64|all|none] [--arch=x64,arm64] [--snapshot] [--node=FILE]
+//   writes OUT-PREFIX-linux-<arch> for each arch. --node: another Node binary to pack (bench/levers.ts
+//   packs a stripped one), for a single --arch.
 //
 // When the bundle has a probe chunk next to it (bundle.mjs), the chunk goes in as an asset, and
 // on x64 also its code cache (made by running a check at build time). So does the bundle itself
@@ -22,7 +23,7 @@ const { default: sea } = require('../node_modules/@yao-pkg/pkg/lib-es5/sea.js');
 const args = process.argv.slice(2);
 const [bundle, prefix] = args.filter((a) => !a.startsWith('--'));
 const opt = (name, dflt) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
-if (!bundle || !prefix) throw new Error('usage: sea-pack.mjs BUNDLE.cjs OUT-PREFIX [--code-cache=x64|all|none] [--arch=x64,arm64] [--snapshot]');
+if (!bundle || !prefix) throw new Error('usage: sea-pack.mjs BUNDLE.cjs OUT-PREFIX [--code-cache=x64|all|none] [--arch=x64,arm64] [--snapshot] [--node=FILE]');
 const codeCache = opt('code-cache', 'x64');
 if (!['x64', 'all', 'none'].includes(codeCache)) throw new Error(`--code-cache=${codeCache}: expected x64, all or none`);
 // A V8 startup snapshot instead of a code cache: measured (bench/LEVERS.md), not used.
@@ -53,6 +54,7 @@ for (const arch of opt('arch', 'x64,arm64').split(',')) {
     ...(hasChunk ? { 'mssql-role-check.probe.cjs': chunk, ...(withCache && hasChunkCache ? { 'mssql-role-check.probe.cache': chunkCache } : {}) } : {}),
   };
   await sea(viaLoader ? loader : resolve(bundle), {
+    ...(opt('node') ? { nodePath: resolve(opt('node')) } : {}),
     targets: [{ nodeRange: `node${nodeVersion}`, platform: 'linux', arch, output: part }],
     signature: false,
     seaConfig: {

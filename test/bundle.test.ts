@@ -10,13 +10,14 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import { ROOT, NODE } from './helpers/paths.ts';
+import { factsSql } from '../src/prober/facts-query.ts';
 
 const require = createRequire(import.meta.url);
 type Factory<A extends unknown[]> = (...args: A) => Record<string, unknown>;
 const leftOut = require(join(ROOT, 'build/shims/left-out.cjs')) as Factory<[string, string]>;
 const lazyModule = require(join(ROOT, 'build/shims/lazy-module.cjs')) as Factory<[() => object, string[]?]>;
 const lazyCrypto = require(join(ROOT, 'build/shims/crypto-lazy.cjs')) as Factory<[() => object]>;
-const { leversPlugin } = require(join(ROOT, 'build/levers.mjs')) as { leversPlugin: () => unknown };
+const { leversPlugin, SKIP_INITIAL_SQL } = require(join(ROOT, 'build/levers.mjs')) as { leversPlugin: () => unknown; SKIP_INITIAL_SQL: { line: string } };
 const esbuild = require('esbuild') as { build: (o: object) => Promise<{ metafile: { inputs: Record<string, unknown> } }> };
 
 // What Babel's compiled CommonJS in tedious does with a required module.
@@ -234,4 +235,26 @@ test('the binary ignores NODE_OPTIONS: no other exit code, no warning, no code p
     assert.match(r.stdout, /^mssql-role-check \S+ \(node \S+\)\n$/);
     assert.equal(r.stderr, '', `NODE_OPTIONS=${options}`);
   }
+});
+
+test('one-batch: the facts query depends on none of the SET options tedious would have sent', () => {
+  // Without tedious's batch the session has the server's defaults for a client that sets nothing
+  // (LOGIN7 says ODBC off): ANSI_NULLS, QUOTED_IDENTIFIER, CONCAT_NULL_YIELDS_NULL, ANSI_WARNINGS
+  // and ARITHABORT off, TEXTSIZE 4096. None of them may change what the query returns.
+  const sql = factsSql(3);
+  assert.doesNotMatch(sql, /"/, 'no double quotes: QUOTED_IDENTIFIER would decide what they mean');
+  assert.doesNotMatch(sql, /[=<>]\s*NULL\b|\bNULL\s*[=<>]/i, 'no comparison with a NULL literal: ANSI_NULLS would decide it');
+  assert.doesNotMatch(sql, /[+/]/, 'no concatenation or arithmetic: CONCAT_NULL_YIELDS_NULL, ANSI_WARNINGS, ARITHABORT');
+  assert.doesNotMatch(sql, /\b(text|ntext|image|max)\b/i, 'no LOB: TEXTSIZE would cut it');
+  assert.doesNotMatch(sql, /\b(CONVERT|CAST|FORMAT|DATE\w*|GETDATE)\s*\(/i, 'no date conversion: LANGUAGE and DATEFORMAT');
+  // Equalities between columns and with non-NULL parameters only (the names are checked non-empty).
+  for (const m of sql.matchAll(/(\S+)\s*=\s*(\S+)/g)) {
+    assert.match(`${m[1]} ${m[2]}`, /^(\w+\.\w+) (\w+\.\w+|\d+)$/, `a comparison of columns, or with a number: ${m[0]}`);
+  }
+});
+
+test('one-batch: the line the build removes from tedious is there, once', () => {
+  const text = readFileSync(join(ROOT, 'node_modules/tedious/lib/connection.js'), 'utf8');
+  assert.equal(text.split(SKIP_INITIAL_SQL.line).length - 1, 1);
+  assert.doesNotMatch(readFileSync(join(ROOT, 'dist/mssql-role-check.probe.cjs'), 'utf8'), /await this\.performLoggedInSendingInitialSql\(/);
 });
