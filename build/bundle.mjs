@@ -2,12 +2,15 @@
 //   OUT.cjs                        the command line (src/main.ts), packed as an asset that the SEA
 //                                  main script (build/shims/main-loader.cjs) runs;
 //   mssql-role-check.probe.cjs     src/prober and the SQL Server driver, loaded only when a check
-//                                  runs (build/shims/probe-chunk.cjs), packed as an asset;
+//                                  runs (build/shims/chunk.cjs), packed as an asset;
 //   mssql-role-check.probe.cache   its V8 code cache, made by running a check (warm-caches.mjs);
-//   mssql-role-check.cache         the command line's, from the same run (shims/main-loader.cjs).
+//   mssql-role-check.cache         the command line's, from the same run (shims/main-loader.cjs);
+//   mssql-role-check.iconv.cjs     iconv-lite, which the chunk loads only if the server sends text
+//                                  in a code page (never for the facts query), packed as an asset.
 // and a size report per package (bundle-report.txt; esbuild's metafile bundle-meta.json).
 // usage: bundle.mjs [OUT.cjs] [--without=LEVER,...] [--minify] [--entry=FILE (experiments)]
-// The start-up levers are in levers.mjs (plus `split`, `warm` and `warm-main` here); --without turns one off
+// The start-up levers are in levers.mjs (plus `split`, `warm`, `warm-main` and `iconv-apart` here);
+// --without turns one off
 // to measure it (bench/LEVERS.md). --minify was measured and not kept.
 import { build } from 'esbuild';
 import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
@@ -16,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LEVERS, MUST_NOT_BUNDLE, leversPlugin, compileEagerly } from './levers.mjs';
 
-const ALL_LEVERS = [...LEVERS, 'split', 'warm', 'warm-main'];
+const ALL_LEVERS = [...LEVERS, 'split', 'warm', 'warm-main', 'iconv-apart'];
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const out = resolve(args.find((a) => !a.startsWith('--')) ?? 'dist/mssql-role-check.cjs');
@@ -40,7 +43,24 @@ const splitProbe = {
     b.onLoad({ filter: /.*/, namespace: 'split' }, () => ({
       loader: 'js',
       resolveDir: join(root, 'build/shims'),
-      contents: "module.exports = require('./probe-chunk.cjs')(__dirname);",
+      contents: "module.exports = require('./chunk.cjs')('mssql-role-check.probe.cjs', __dirname, 'mssql-role-check.probe.cache');",
+    }));
+  },
+};
+
+/**
+ * iconv-lite (~550 KB) out of the probe chunk into a chunk of its own, loaded on first use (the
+ * `iconv` lever makes tedious's use of it lazy; this takes its source out of what a check reads).
+ */
+const iconvApart = {
+  name: 'iconv-apart',
+  setup(b) {
+    b.onResolve({ filter: /^iconv-lite$/ }, ({ importer }) =>
+      /node_modules\/tedious\/lib\//.test(importer) ? { path: 'iconv-lite', namespace: 'iconv-apart' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'iconv-apart' }, () => ({
+      loader: 'js',
+      resolveDir: join(root, 'build/shims'),
+      contents: "module.exports = require('./lazy-module.cjs')(() => require('./chunk.cjs')('mssql-role-check.iconv.cjs', __dirname));",
     }));
   },
 };
@@ -48,7 +68,7 @@ const splitProbe = {
 async function bundle(entry, outfile, plugins, eager = use('eager')) {
   const result = await build({
     absWorkingDir: root,
-    entryPoints: [entry],
+    ...(typeof entry === 'string' ? { entryPoints: [entry] } : { stdin: { ...entry, resolveDir: root, sourcefile: 'chunk-entry.cjs' } }),
     outfile,
     bundle: true,
     platform: 'node',
@@ -77,7 +97,11 @@ const metas = [await bundle(entry, out, split ? [splitProbe] : [leversPlugin(use
 // The chunk is not compiled eagerly: its code cache comes from a run (warm), which holds what a
 // check runs; eager compiling would add the modules a check never loads (measured: +300 KB of
 // cache, +0.7 MB RSS, no faster).
-if (split) metas.push(await bundle('src/prober/index.ts', chunkFile, [leversPlugin(use)], false));
+const apart = split && use('iconv') && use('iconv-apart');
+const iconvFile = join(outDir, 'mssql-role-check.iconv.cjs');
+rmSync(iconvFile, { force: true });
+if (split) metas.push(await bundle('src/prober/index.ts', chunkFile, [...(apart ? [iconvApart] : []), leversPlugin(use)], false));
+if (apart) metas.push(await bundle({ contents: "module.exports = require('iconv-lite');" }, iconvFile, [leversPlugin(use)], false));
 
 const inputsOf = (meta) => Object.values(meta.outputs)[0].inputs;
 const stray = metas.flatMap((m) => Object.keys(inputsOf(m))).filter((f) => MUST_NOT_BUNDLE.test(f));
@@ -97,7 +121,8 @@ function report(meta) {
   const total = rows.reduce((s, [, n]) => s + n, 0);
   return rows.map(([name, n]) => `${String(n).padStart(9)}  ${name}`).join('\n') + `\n${String(total).padStart(9)}  total bytes\n`;
 }
-const titles = [`${out.slice(outDir.length + 1)} (the command line; SEA main script)`, `${chunkFile.slice(outDir.length + 1)} (loaded when a check runs)`];
+const titles = [`${out.slice(outDir.length + 1)} (the command line)`, `${chunkFile.slice(outDir.length + 1)} (loaded when a check runs)`,
+  `${iconvFile.slice(outDir.length + 1)} (loaded if the server sends text in a code page)`];
 writeFileSync(join(outDir, 'bundle-report.txt'), metas.map((m, i) => `${titles[i]}\n${report(m)}`).join('\n'));
 // One metafile for both outputs, in esbuild's own layout (build/pkgmeta.ts reads it for licenses).
 const merged = { inputs: Object.assign({}, ...metas.map((m) => m.inputs)), outputs: Object.assign({}, ...metas.map((m) => m.outputs)) };

@@ -37,6 +37,7 @@ const chunk = join(dirname(resolve(bundle)), 'mssql-role-check.probe.cjs');
 const mainCache = join(dirname(resolve(bundle)), 'mssql-role-check.cache');
 const viaLoader = existsSync(mainCache);
 const loader = join(dirname(fileURLToPath(import.meta.url)), 'shims/main-loader.cjs');
+const iconvChunk = join(dirname(resolve(bundle)), 'mssql-role-check.iconv.cjs');
 const chunkCache = join(dirname(resolve(bundle)), 'mssql-role-check.probe.cache');
 const hasChunk = existsSync(chunk);
 const hasChunkCache = hasChunk && existsSync(chunkCache); // bundle.mjs --without=warm makes none
@@ -52,6 +53,7 @@ for (const arch of opt('arch', 'x64,arm64').split(',')) {
   const assets = {
     ...(viaLoader ? { 'mssql-role-check.cjs': resolve(bundle), ...(withCache ? { 'mssql-role-check.cache': mainCache } : {}) } : {}),
     ...(hasChunk ? { 'mssql-role-check.probe.cjs': chunk, ...(withCache && hasChunkCache ? { 'mssql-role-check.probe.cache': chunkCache } : {}) } : {}),
+    ...(existsSync(iconvChunk) ? { 'mssql-role-check.iconv.cjs': iconvChunk } : {}),
   };
   await sea(viaLoader ? loader : resolve(bundle), {
     ...(opt('node') ? { nodePath: resolve(opt('node')) } : {}),

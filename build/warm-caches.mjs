@@ -2,7 +2,7 @@
 // real check, under plain node, against sqlsim (the tests' simulated SQL Server) on loopback. Each
 // cache then holds the bytecode of every function a check runs, so that the binary does not
 // compile them at each start. The command line is compiled as the binary's SEA main script
-// compiles it (shims/main-loader.cjs), the chunk as its loader does (shims/probe-chunk.cjs).
+// compiles it (shims/main-loader.cjs), the chunk as its loader does (shims/chunk.cjs).
 // usage: warm-caches.mjs BUNDLE.cjs [--no-main]   (writes both caches next to BUNDLE; --no-main:
 //        the chunk's only, for bench/levers.ts)
 // Run it with no NODE_OPTIONS: V8 takes a cache only under the flags it was made with.
@@ -43,7 +43,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'warm-caches-'));
 const passwordFile = join(tmp, 'password');
 writeFileSync(passwordFile, `${login.password}\n`, { mode: 0o600 });
 
-// The loader (shims/probe-chunk.cjs) compiles the chunk with vm.Script: keep hold of it.
+// The loader (shims/chunk.cjs) compiles the chunk with vm.Script: keep hold of it.
 let chunk;
 vm.Script = class extends vm.Script {
   constructor(code, options) {

@@ -89,12 +89,16 @@ test('lazy crypto: randomBytes from /dev/urandom without loading node:crypto, th
   assert.equal(loads, 1, 'loaded once');
 });
 
-test('loading the probe chunk loads neither node:crypto, node:tls nor node:dns', () => {
+test('loading the probe chunk loads neither node:crypto, node:tls, node:dns nor the iconv-lite chunk', () => {
   const r = spawnSync(NODE, ['-e', `
+    const compiled = [];
+    const vm = require('node:vm');
+    vm.Script = class extends vm.Script { constructor(c, o) { super(c, o); compiled.push(o.filename); } };
     const before = new Set(process.moduleLoadList); // node -e itself loads node:crypto
-    require(${JSON.stringify(join(ROOT, 'build/shims/probe-chunk.cjs'))})(${JSON.stringify(join(ROOT, 'dist'))});
+    require(${JSON.stringify(join(ROOT, 'build/shims/chunk.cjs'))})('mssql-role-check.probe.cjs', ${JSON.stringify(join(ROOT, 'dist'))});
     const loaded = process.moduleLoadList.filter((m) => !before.has(m));
     if (!loaded.includes('NativeModule net')) throw new Error('the chunk did not load: ' + loaded);
+    if (compiled.join() !== 'mssql-role-check.probe.cjs') throw new Error('compiled: ' + compiled);
     process.stdout.write(JSON.stringify(loaded.filter((m) => /^NativeModule (crypto|tls|_tls_wrap|dgram|dns|dns\\/promises)$/.test(m))));`],
   { encoding: 'utf8', env: {}, timeout: 20_000 });
   assert.equal(r.status, 0, r.stderr);
@@ -198,6 +202,28 @@ test('the built bundles hold none of the left-out packages; the driver is only i
   assert.match(readFileSync(join(ROOT, 'dist/mssql-role-check.probe.cjs'), 'utf8'), /is not included in mssql-role-check/);
 });
 
+test('the iconv-lite chunk, loaded as the probe chunk loads it, decodes and encodes as iconv-lite does; the binaries carry it', () => {
+  const loadChunk = require(join(ROOT, 'build/shims/chunk.cjs')) as (name: string, dir: string) => { decode(b: Buffer, cp: string): string; encode(s: string, cp: string): Buffer };
+  const chunk = loadChunk('mssql-role-check.iconv.cjs', join(ROOT, 'dist'));
+  const iconv = require('iconv-lite') as typeof chunk;
+  const samples: Array<[number[], string]> = [[[0x80, 0x41, 0xe9, 0x9f], 'CP1252'], [[0xc4, 0xe3, 0xba, 0xc3], 'cp936'], [[0x82, 0xa0, 0x93, 0xfa], 'cp932'], [[0xb0, 0xa1], 'cp949'], [[0xa4, 0x40], 'cp950']];
+  for (const [bytes, cp] of samples) {
+    assert.equal(chunk.decode(Buffer.from(bytes), cp), iconv.decode(Buffer.from(bytes), cp), cp);
+    assert.notEqual(chunk.decode(Buffer.from(bytes), cp), Buffer.from(bytes).toString('latin1'), `${cp} is really decoded`);
+  }
+  assert.deepEqual(chunk.encode('été', 'CP1252'), Buffer.from([0xe9, 0x74, 0xe9]));
+  // Its code is in that chunk only, and both binaries hold it (an asset the probe chunk asks for by name).
+  type Meta = { outputs: Record<string, { inputs: Record<string, unknown> }> };
+  const meta = JSON.parse(readFileSync(join(ROOT, 'dist/bundle-meta.json'), 'utf8')) as Meta;
+  const withIconv = Object.entries(meta.outputs).filter(([, o]) => Object.keys(o.inputs).some((f) => f.includes('node_modules/iconv-lite/'))).map(([name]) => name);
+  assert.deepEqual(withIconv, ['dist/mssql-role-check.iconv.cjs']);
+  assert.match(readFileSync(join(ROOT, 'dist/mssql-role-check.probe.cjs'), 'latin1'), /mssql-role-check\.iconv\.cjs/);
+  for (const arch of ['x64', 'arm64']) {
+    const r = spawnSync('grep', ['-c', '-a', '"maccenteuro"', join(ROOT, `dist/mssql-role-check-linux-${arch}`)], { encoding: 'utf8' });
+    assert.equal(r.stdout.trim(), '1', `${arch}: iconv-lite's code page table is in the binary once`);
+  }
+});
+
 test('the command line\'s code cache is one V8 accepts, compiled the way the SEA main script compiles it', () => {
   // What build/shims/main-loader.cjs does in the binary; --version runs it to the end.
   const loader = join(ROOT, 'build/shims/main-loader.cjs');
@@ -215,12 +241,12 @@ test('the command line\'s code cache is one V8 accepts, compiled the way the SEA
 });
 
 test('the probe chunk\'s code cache is one V8 accepts, compiled the way the loader compiles the chunk', () => {
-  // What build/shims/probe-chunk.cjs does, watched: a rejected cache would silently cost every check.
+  // What build/shims/chunk.cjs does, watched: a rejected cache would silently cost every check.
   const r = spawnSync(NODE, ['-e', `
     const vm = require('node:vm');
     let rejected;
     vm.Script = class extends vm.Script { constructor(c, o) { super(c, o); rejected = this.cachedDataRejected; } };
-    const probe = require(${JSON.stringify(join(ROOT, 'build/shims/probe-chunk.cjs'))})(${JSON.stringify(join(ROOT, 'dist'))});
+    const probe = require(${JSON.stringify(join(ROOT, 'build/shims/chunk.cjs'))})('mssql-role-check.probe.cjs', ${JSON.stringify(join(ROOT, 'dist'))}, 'mssql-role-check.probe.cache');
     process.stdout.write(JSON.stringify({ rejected, probe: typeof probe.probe }));`], { encoding: 'utf8', env: {}, timeout: 20_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { rejected: false, probe: 'function' });
