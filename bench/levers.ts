@@ -27,7 +27,7 @@ interface Variant {
   strip?: boolean;
 }
 
-const ALL = ['leave-out', 'lazy', 'trim', 'native', 'eager', 'split', 'warm', 'iconv', 'one-batch', 'warm-main', 'iconv-apart'];
+const ALL = ['leave-out', 'lazy', 'trim', 'native', 'split', 'warm', 'iconv', 'one-batch', 'warm-main', 'iconv-apart'];
 const but = (...kept: string[]) => ALL.filter((l) => !kept.includes(l));
 // Cumulative: each row adds one lever to the row above.
 const ALL_VARIANTS: Variant[] = [
@@ -37,7 +37,6 @@ const ALL_VARIANTS: Variant[] = [
   { name: 'trim', what: '+ js-joda replaced by the calls tedious makes', without: but('leave-out', 'lazy', 'trim'), codeCache: false },
   { name: 'native', what: '+ Node\'s stream and Buffer for bl and iconv-lite', without: but('leave-out', 'lazy', 'trim', 'native'), codeCache: false },
   { name: 'code-cache', what: '+ SEA code cache (useCodeCache)', without: but('leave-out', 'lazy', 'trim', 'native'), codeCache: true },
-  { name: 'eager', what: '+ module bodies compiled into the code cache', without: but('leave-out', 'lazy', 'trim', 'native', 'eager'), codeCache: true },
   { name: 'split', what: '+ driver in a chunk loaded only by a check', without: ['warm', 'iconv', 'one-batch', 'warm-main', 'iconv-apart'], codeCache: true },
   { name: 'warm', what: '+ chunk code cache from a check run at build time', without: ['iconv', 'one-batch', 'warm-main', 'iconv-apart'], codeCache: true },
   { name: 'iconv', what: '+ iconv-lite loaded on first use', without: ['one-batch', 'warm-main', 'iconv-apart'], codeCache: true },
@@ -48,7 +47,6 @@ const ALL_VARIANTS: Variant[] = [
   { name: 'minify', what: '"code-cache" row, minified', without: but('leave-out', 'lazy', 'trim', 'native'), codeCache: true, extra: ['--minify'] },
   { name: 'snapshot', what: '"native" row, startup snapshot with tedious loaded', without: but('leave-out', 'lazy', 'trim', 'native'), codeCache: false, extra: ['--entry=bench/snapshot-entry.cjs'], snapshot: true },
   { name: 'strip', what: 'shipped, with a stripped Node', without: [], codeCache: true, strip: true },
-  { name: 'no-eager', what: 'shipped, without eager', without: ['eager'], codeCache: true },
 ];
 
 /** The shipped packing with a stripped copy of the x64 Node (strip cannot run on the packed binary: it drops the SEA blob). */

@@ -17,7 +17,7 @@ import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LEVERS, MUST_NOT_BUNDLE, leversPlugin, compileEagerly } from './levers.mjs';
+import { LEVERS, MUST_NOT_BUNDLE, leversPlugin } from './levers.mjs';
 
 const ALL_LEVERS = [...LEVERS, 'split', 'warm', 'warm-main', 'iconv-apart'];
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -65,7 +65,7 @@ const iconvApart = {
   },
 };
 
-async function bundle(entry, outfile, plugins, eager = use('eager')) {
+async function bundle(entry, outfile, plugins) {
   const result = await build({
     absWorkingDir: root,
     ...(typeof entry === 'string' ? { entryPoints: [entry] } : { stdin: { ...entry, resolveDir: root, sourcefile: 'chunk-entry.cjs' } }),
@@ -82,10 +82,7 @@ async function bundle(entry, outfile, plugins, eager = use('eager')) {
     plugins,
     write: false,
   });
-  let code = result.outputFiles[0].text;
-  // The rewrite reads esbuild's unminified layout; minified output keeps V8's lazy compilation.
-  if (eager && !minify) code = compileEagerly(code);
-  writeFileSync(outfile, code);
+  writeFileSync(outfile, result.outputFiles[0].text);
   return result.metafile;
 }
 
@@ -94,14 +91,11 @@ rmSync(chunkFile, { force: true });
 rmSync(cacheFile, { force: true });
 rmSync(join(outDir, 'mssql-role-check.cache'), { force: true });
 const metas = [await bundle(entry, out, split ? [splitProbe] : [leversPlugin(use)])];
-// The chunk is not compiled eagerly: its code cache comes from a run (warm), which holds what a
-// check runs; eager compiling would add the modules a check never loads (measured: +300 KB of
-// cache, +0.7 MB RSS, no faster).
 const apart = split && use('iconv') && use('iconv-apart');
 const iconvFile = join(outDir, 'mssql-role-check.iconv.cjs');
 rmSync(iconvFile, { force: true });
-if (split) metas.push(await bundle('src/prober/index.ts', chunkFile, [...(apart ? [iconvApart] : []), leversPlugin(use)], false));
-if (apart) metas.push(await bundle({ contents: "module.exports = require('iconv-lite');" }, iconvFile, [leversPlugin(use)], false));
+if (split) metas.push(await bundle('src/prober/index.ts', chunkFile, [...(apart ? [iconvApart] : []), leversPlugin(use)]));
+if (apart) metas.push(await bundle({ contents: "module.exports = require('iconv-lite');" }, iconvFile, [leversPlugin(use)]));
 
 const inputsOf = (meta) => Object.values(meta.outputs)[0].inputs;
 const stray = metas.flatMap((m) => Object.keys(inputsOf(m))).filter((f) => MUST_NOT_BUNDLE.test(f));

@@ -10,8 +10,6 @@
 //               replaced by the few lines of it tedious calls (shims/js-joda-mini.cjs).
 //   native      bl's copy of Node's streams (readable-stream) is Node's own stream module, and
 //               iconv-lite's safer-buffer (which walks every member of node:buffer) is Buffer.
-//   eager       each module of the main bundle is compiled ahead of time into the SEA code
-//               cache (compileEagerly, applied to the bundle's text).
 //   iconv       iconv-lite (~550 KB: tedious decodes varchar in a collation's code page with it;
 //               a check reads only nvarchar, int and bit) loads on first use.
 //   one-batch   tedious's SET-options batch after the login is not sent: the facts query is the
@@ -20,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-export const LEVERS = ['leave-out', 'lazy', 'trim', 'native', 'eager', 'iconv', 'one-batch'];
+export const LEVERS = ['leave-out', 'lazy', 'trim', 'native', 'iconv', 'one-batch'];
 
 const shims = join(dirname(fileURLToPath(import.meta.url)), 'shims');
 const shim = (file) => JSON.stringify(join(shims, file));
@@ -101,26 +99,4 @@ export function leversPlugin(use = () => true) {
       }
     },
   };
-}
-
-/**
- * V8 compiles a function lazily, on first call, unless it is wrapped in parentheses (then it
- * guesses the function runs at once). The SEA code cache is made by compiling the bundle without
- * running it, so it holds only eagerly compiled code. esbuild wraps every bundled module in a
- * method `"path"(exports, module) { ... }`; turning each into `"path": (function (...) { ... })`
- * puts the modules' load-time code into the cache.
- * @param {string} text esbuild's unminified CommonJS output
- */
-export function compileEagerly(text) {
-  const wrappers = text.match(/= __(?:commonJS|esm)\(\{\n/g)?.length ?? 0;
-  let n = 0;
-  const rewritten = text.replace(
-    /^(var \w+ = __(?:commonJS|esm)\(\{\n)  ("[^"\n]*")\(([^)\n]*)\) \{\n(?:([\s\S]*?)\n)??  \}\n\}\);$/gm,
-    (_, head, key, params, body) => {
-      n++;
-      return `${head}  ${key}: (function (${params}) {\n${body === undefined ? '' : `${body}\n`}  })\n});`;
-    });
-  // A changed esbuild output format must not silently lose the lever (or half-apply it).
-  if (n !== wrappers || n === 0) throw new Error(`eager: rewrote ${n} of ${wrappers} module wrappers; esbuild's output format changed`);
-  return rewritten;
 }
