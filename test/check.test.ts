@@ -339,6 +339,19 @@ test('one login, one query: the check makes a single connection and one round tr
   });
 });
 
+test('text sent as varchar in a code page is decoded as nvarchar is: the binary loads iconv-lite when it must', async () => {
+  // Every text column of the facts query, as a server whose views declared them varchar would send
+  // them: tedious decodes them with iconv-lite, which the binary keeps in a chunk of its own.
+  const text = ['name', 'state_desc', 'user_access_desc', 'mirroring_role_desc', 'mirroring_state_desc'];
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }, { scenario: mirrored('SQL1', 'PRINCIPAL'), varcharColumns: text }], async ([plain, varchar]) => {
+    const a = await check(plain, '-d', 'Sales');
+    const b = await check(varchar, '-d', 'Sales');
+    assert.equal(b.status, 0, b.report.reason);
+    assert.deepEqual(b.report.databases[0].facts, a.report.databases[0].facts);
+    assert.equal(b.report.databases[0].facts?.state_desc, 'ONLINE');
+  });
+});
+
 // ------------------------------------------------------------------ connection settings
 
 test('IPv6 loopback', async () => {

@@ -11,6 +11,7 @@ import { Connection } from 'tedious';
 import { startSqlSim, type SqlSim, type EncryptionMode } from './server.ts';
 import { makeTestCertificates, type TestCertificates } from './certs.ts';
 import { FAKE_SCENARIO, FakeEngine, TYPES_ROW } from './fake-engine.ts';
+import { scenarioFile } from './scenarios.ts';
 
 const USER = 'probe';
 const PASSWORD = 'sim-Pass-1'; // throwaway password of the simulated login
@@ -338,4 +339,20 @@ describe('mssql against sqlsim', { timeout: 60_000 }, () => {
       await pool.close();
       void lost;
     }));
+});
+
+it('varcharColumns: the named result columns come as varchar in code page 1252, the others as nvarchar', async () => {
+  const scenario = scenarioFile('principal');
+  const login = scenario.logins.find((l) => l.name === 'monitor')!;
+  const sim = await startSqlSim({ scenario, varcharColumns: ['state_desc'] });
+  try {
+    await withPool({ ...config(sim), user: login.name, password: login.password, database: 'master' }, async (pool) => {
+      const r = await pool.request().input('db', sql.NVarChar(128), 'appdb').query('SELECT name, state_desc FROM sys.databases WHERE name = @db');
+      assert.deepEqual(r.recordset[0], { name: 'appdb', state_desc: 'ONLINE' });
+      assert.equal(r.recordset.columns.state_desc.type, sql.VarChar);
+      assert.equal(r.recordset.columns.name.type, sql.NVarChar);
+    });
+  } finally {
+    await sim.close();
+  }
 });

@@ -35,6 +35,12 @@ export interface SqlSimOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   fault?: Fault;
   replyDelayMs?: number;
+  /**
+   * Result columns (by name) sent as varchar in the default collation (code page 1252) instead
+   * of nvarchar, as from a server whose views declare them so: a client must decode them in
+   * their code page.
+   */
+  varcharColumns?: string[];
   /** debug lines (connection events, protocol errors) */
   log?: (line: string) => void;
 }
@@ -93,6 +99,7 @@ class SimCore implements SqlSim {
   readonly tls: { cert: string | Buffer; key: string | Buffer } | undefined;
   readonly replyDelayMs: number;
   readonly log: (line: string) => void;
+  readonly varcharColumns: ReadonlySet<string>;
   readonly stats: SqlSimStats = { connections: 0, logins: 0, loginFailures: 0, batches: 0, rpcs: 0, attentions: 0, tlsHandshakes: 0, strictHandshakes: 0, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
   fault: Fault | undefined;
   host = '';
@@ -108,6 +115,7 @@ class SimCore implements SqlSim {
     this.encryption = encryption;
     this.tls = options.tls;
     this.replyDelayMs = options.replyDelayMs ?? 0;
+    this.varcharColumns = new Set(options.varcharColumns);
     this.log = options.log ?? (process.env.SQLSIM_DEBUG ? (line) => process.stderr.write(`sqlsim: ${line}\n`) : () => {});
     this.server = this.newServer();
   }
@@ -775,7 +783,9 @@ class Connection {
     const parts: Buffer[] = [];
     for (const result of results) {
       if ('columns' in result) {
-        const columns = result.columns.map((c, i) => (c.nullable || !result.rows.some((r) => r[i] === null || r[i] === undefined) ? c : { ...c, nullable: true }));
+        const columns = result.columns
+          .map((c, i) => (c.nullable || !result.rows.some((r) => r[i] === null || r[i] === undefined) ? c : { ...c, nullable: true }))
+          .map((c) => (c.type === 'nvarchar' && this.sim.varcharColumns.has(c.name) ? { ...c, type: 'varchar' as const } : c));
         parts.push(T.colMetadata(columns));
         for (const values of result.rows) parts.push(T.row(columns, values));
         parts.push(T.done(statementDone, T.DoneStatus.MORE | T.DoneStatus.COUNT, T.CurCmd.SELECT, result.rows.length));
