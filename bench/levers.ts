@@ -107,7 +107,7 @@ try {
   const lines = [
     `levers — ${new Date().toISOString().slice(0, 10)}, ${machine()}, N=${runs}, medians (floor: packed hello world ${m(s.floor.wall.median)} ms wall, ${m(s.floor.cpu.median)} ms CPU, ${m(s.floor.rssMb.median)} MB)`,
     '',
-    '| build | what | bundle KB | binary MiB | check wall ms | check CPU ms | check RSS MB | --version wall ms | --version CPU ms | --version RSS MB |',
+    '| build | what | JS a check loads, KB | binary MiB | check wall ms | check CPU ms | check RSS MB | --version wall ms | --version CPU ms | --version RSS MB |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const v of VARIANTS) {

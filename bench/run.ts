@@ -65,6 +65,8 @@ async function recordClient(host: string, port: number, run: (proxyPort: number)
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'bench-'));
+// It holds the simulated server's throwaway password and (f)'s recording: gone even when stopped.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (rmSync(tmp, { recursive: true, force: true }), process.exit(1)));
 const sim = await startSim(SCENARIO);
 try {
   const passwordFile = join(tmp, 'password');

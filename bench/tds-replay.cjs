@@ -32,19 +32,20 @@ const send = () => {
   process.exit(0);
 };
 socket.on('connect', send);
+const fail = (why) => {
+  process.stderr.write(`tds-replay: ${why}\n`);
+  process.exit(1);
+};
 socket.on('data', (chunk) => {
   pending = Buffer.concat([pending, chunk]);
   while (pending.length >= 8 && pending.length >= pending.readUInt16BE(2)) {
+    const length = pending.readUInt16BE(2);
+    if (length < 8) fail(`bad packet length ${length} in an answer`);
     const eom = pending[1] & 1;
-    pending = pending.subarray(pending.readUInt16BE(2));
+    pending = pending.subarray(length);
     if (eom) send();
   }
 });
-socket.on('error', (err) => {
-  process.stderr.write(`tds-replay: ${err.message}\n`);
-  process.exit(1);
-});
-setTimeout(() => {
-  process.stderr.write('tds-replay: no answer within 10 s\n');
-  process.exit(1);
-}, 10_000).unref();
+socket.on('close', () => fail(`the server closed the connection after ${next} of ${messages.length} requests`));
+socket.on('error', (err) => fail(err.message));
+setTimeout(() => fail('no answer within 10 s'), 10_000).unref();

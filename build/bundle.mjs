@@ -1,4 +1,4 @@
-// Bundle src/ for pkg's SEA mode, in two CommonJS files:
+// Bundle src/ for pkg's SEA mode, in three CommonJS files and two V8 code caches:
 //   OUT.cjs                        the command line (src/main.ts), packed as an asset that the SEA
 //                                  main script (build/shims/main-loader.cjs) runs;
 //   mssql-role-check.probe.cjs     src/prober and the SQL Server driver, loaded only when a check
@@ -90,6 +90,7 @@ mkdirSync(outDir, { recursive: true });
 rmSync(chunkFile, { force: true });
 rmSync(cacheFile, { force: true });
 rmSync(join(outDir, 'mssql-role-check.cache'), { force: true });
+rmSync(join(outDir, 'mssql-role-check.caches.json'), { force: true });
 const metas = [await bundle(entry, out, split ? [splitProbe] : [leversPlugin(use)])];
 const apart = split && use('iconv') && use('iconv-apart');
 const iconvFile = join(outDir, 'mssql-role-check.iconv.cjs');

@@ -11,7 +11,7 @@
 //   native      bl's copy of Node's streams (readable-stream) is Node's own stream module, and
 //               iconv-lite's safer-buffer (which walks every member of node:buffer) is Buffer.
 //   iconv       iconv-lite (~550 KB: tedious decodes varchar in a collation's code page with it;
-//               a check reads only nvarchar, int and bit) loads on first use.
+//               the facts query returns no varchar from SQL Server) loads on first use.
 //   one-batch   tedious's SET-options batch after the login is not sent: the facts query is the
 //               session's only request (one round trip less; see SKIP_INITIAL_SQL).
 import { dirname, join } from 'node:path';
@@ -33,10 +33,12 @@ const LEFT_OUT = {
 };
 /**
  * tedious sends a batch of SET options (ANSI_NULLS, QUOTED_IDENTIFIER, TEXTSIZE, language, ...)
- * after every login, and has no option to leave it out. The facts query does not depend on any of
- * them: it compares non-NULL names, quotes no identifiers and reads no text or LOB column. The
- * one line that sends it is removed; the state it is sent in is kept (so --json still shows the
- * driver's steps), and the bundle step fails if a tedious release words that line differently.
+ * after every login, and has no option to leave it out. Without it the session has the server's
+ * defaults (those of a client that asks for nothing, as changed by sp_configure 'user options',
+ * and the login's default language). The facts query depends on none of them: it compares columns
+ * with columns and numbers, quotes no identifier, computes nothing and reads no LOB; a DONE's
+ * count is not needed (NOCOUNT). The one line that sends the batch is removed, and the bundle step
+ * fails if a tedious release words that line differently.
  */
 export const SKIP_INITIAL_SQL = {
   file: /node_modules\/tedious\/lib\/connection\.js$/,

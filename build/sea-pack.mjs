@@ -12,9 +12,9 @@
 // are made by this host's x64 Node, so the arm64 binary is packed without them (V8 would reject
 // them at every start, and the SEA main script's rejection prints a warning).
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
-import { existsSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
@@ -28,6 +28,7 @@ const codeCache = opt('code-cache', 'x64');
 if (!['x64', 'all', 'none'].includes(codeCache)) throw new Error(`--code-cache=${codeCache}: expected x64, all or none`);
 // A V8 startup snapshot instead of a code cache: measured (bench/LEVERS.md), not used.
 const snapshot = args.includes('--snapshot');
+if (opt('node') && opt('arch', 'x64,arm64').includes(',')) throw new Error('--node packs one Node binary: give one --arch');
 const nodeVersion = process.env.NODE_VERSION;
 if (!nodeVersion) throw new Error('NODE_VERSION is not set (build/toolchain.env)');
 
@@ -41,6 +42,15 @@ const iconvChunk = join(dirname(resolve(bundle)), 'mssql-role-check.iconv.cjs');
 const chunkCache = join(dirname(resolve(bundle)), 'mssql-role-check.probe.cache');
 const hasChunk = existsSync(chunk);
 const hasChunkCache = hasChunk && existsSync(chunkCache); // bundle.mjs --without=warm makes none
+if (viaLoader || hasChunkCache) {
+  // The caches must be the ones made for these very bundles (warm-caches.mjs records their sha256):
+  // V8 checks little more than a source's length, and a cache of other code would run that code.
+  const madeFor = JSON.parse(readFileSync(join(dirname(resolve(bundle)), 'mssql-role-check.caches.json'), 'utf8'));
+  for (const file of [resolve(bundle), chunk]) {
+    const sum = createHash('sha256').update(readFileSync(file)).digest('hex');
+    if (madeFor[basename(file)] !== sum) throw new Error(`the code caches next to ${file} were made for another build of it: run make`);
+  }
+}
 
 // One pkg run per architecture: a SEA blob is shared by all targets of a run.
 for (const arch of opt('arch', 'x64,arm64').split(',')) {

@@ -12,10 +12,12 @@ import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 const CHUNK = 'mssql-role-check.probe.cjs';
+const CACHES_MADE_FOR = 'mssql-role-check.caches.json';
 const bundle = resolve(process.argv[2] ?? 'dist/mssql-role-check.cjs');
 const withMain = !process.argv.includes('--no-main');
 const cacheFile = join(dirname(bundle), 'mssql-role-check.probe.cache');
@@ -25,6 +27,7 @@ const mainLoader = require('./shims/main-loader.cjs');
 const mainCacheFile = join(dirname(bundle), mainLoader.CACHE);
 rmSync(cacheFile, { force: true });
 rmSync(mainCacheFile, { force: true });
+rmSync(join(dirname(bundle), CACHES_MADE_FOR), { force: true });
 
 // principal.json: appdb is the mirroring PRINCIPAL, so the check runs to a pass.
 const scenario = JSON.parse(readFileSync(join(root, 'test/sqlsim/scenarios/principal.json'), 'utf8'));
@@ -63,6 +66,10 @@ process.on('exit', (code) => {
   }
   writeFileSync(cacheFile, chunk.createCachedData());
   if (withMain) writeFileSync(mainCacheFile, main.createCachedData());
+  // V8 checks little more than a source's length against a cache: sea-pack.mjs packs a cache only
+  // with the very bundle it was made from.
+  const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
+  writeFileSync(join(dirname(bundle), CACHES_MADE_FOR), JSON.stringify({ [basename(bundle)]: sha256(bundle), [CHUNK]: sha256(join(dirname(bundle), CHUNK)) }) + '\n');
 });
 process.argv = [process.execPath, bundle, '--host', host, '--port', port, '--user', login.name,
   '--password-file', passwordFile, '--database', 'appdb', '--role', 'primary', '--timeout', '20'];

@@ -108,6 +108,8 @@ function lastResort<A extends unknown[]>(handler: (...args: A) => void): (...arg
  * what the server sent (a token it cannot parse): the server's fault. Elsewhere it is our bug.
  */
 function uncaught(err: unknown): never {
+  // A part of this program that cannot be loaded (build/shims/chunk.cjs) is not the server's fault.
+  if ((err as { code?: unknown } | null)?.code === 'EINCOMPLETE') return abort(`internal error during ${phases.current}: ${firstLine(err)}`, 'INTERNAL');
   if (NETWORK_PHASES.includes(phases.current)) {
     return abort(`unexpected answer from the server during ${phases.current}: ${firstLine(err)}`, 'PROTOCOL');
   }

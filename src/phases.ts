@@ -14,12 +14,11 @@ export type Phase =
   | 'tls' // TDS 8.0 (strict): TLS before any TDS
   | 'prelogin' // PRELOGIN, and TLS inside it with --encrypt on
   | 'login' // LOGIN7 up to LOGINACK
-  | 'session' // tedious's SET-options batch after the login (the built binary leaves it out: build/levers.mjs)
   | 'query'
   | 'verdict';
 
 /** The phases in which the server is being talked to. */
-export const NETWORK_PHASES: readonly Phase[] = ['browser', 'dns', 'connect', 'tls', 'prelogin', 'login', 'session', 'query'];
+export const NETWORK_PHASES: readonly Phase[] = ['browser', 'dns', 'connect', 'tls', 'prelogin', 'login', 'query'];
 
 export class PhaseClock {
   current: Phase = 'start';

@@ -342,13 +342,19 @@ test('one login, one query: the check makes a single connection and one round tr
 test('text sent as varchar in a code page is decoded as nvarchar is: the binary loads iconv-lite when it must', async () => {
   // Every text column of the facts query, as a server whose views declared them varchar would send
   // them: tedious decodes them with iconv-lite, which the binary keeps in a chunk of its own.
+  // A database name outside ASCII ('é' is 0xE9 in code page 1252) shows the decoding is right.
   const text = ['name', 'state_desc', 'user_access_desc', 'mirroring_role_desc', 'mirroring_state_desc'];
-  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }, { scenario: mirrored('SQL1', 'PRINCIPAL'), varcharColumns: text }], async ([plain, varchar]) => {
-    const a = await check(plain, '-d', 'Sales');
-    const b = await check(varchar, '-d', 'Sales');
-    assert.equal(b.status, 0, b.report.reason);
-    assert.deepEqual(b.report.databases[0].facts, a.report.databases[0].facts);
-    assert.equal(b.report.databases[0].facts?.state_desc, 'ONLINE');
+  const scenario = mirrored('SQL1', 'PRINCIPAL');
+  scenario.databases!.push({ name: 'Ventes_é', database_id: 12 });
+  await withSims([{ scenario }, { scenario, varcharColumns: text }], async ([plain, varchar]) => {
+    for (const db of ['Sales', 'Ventes_é']) {
+      const a = await check(plain, '-d', db, '--role', 'online');
+      const b = await check(varchar, '-d', db, '--role', 'online');
+      assert.equal(b.status, 0, b.report.reason);
+      assert.deepEqual(b.report.databases[0].facts, a.report.databases[0].facts);
+      assert.equal(b.report.databases[0].facts?.name, db);
+      assert.equal(b.report.databases[0].facts?.state_desc, 'ONLINE');
+    }
   });
 });
 

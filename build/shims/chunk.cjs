@@ -16,15 +16,20 @@ module.exports = function loadChunk(name, dir, cacheName) {
   let source;
   let cachedData;
   const sea = require('node:sea');
-  if (sea.isSea()) {
-    source = Buffer.from(sea.getRawAsset(name)).toString('latin1'); // esbuild writes ASCII
-    // Only the x64 binary carries caches: V8 takes one only from the same architecture.
-    if (cacheName && sea.getAssetKeys().includes(cacheName)) cachedData = Buffer.from(sea.getRawAsset(cacheName));
-  } else {
-    const { readFileSync, existsSync } = require('node:fs');
-    const { join } = require('node:path');
-    source = readFileSync(join(dir, name), 'latin1');
-    if (cacheName && existsSync(join(dir, cacheName))) cachedData = readFileSync(join(dir, cacheName));
+  try {
+    if (sea.isSea()) {
+      source = Buffer.from(sea.getRawAsset(name)).toString('latin1'); // esbuild writes ASCII
+      // Only the x64 binary carries caches: V8 takes one only from the same architecture.
+      if (cacheName && sea.getAssetKeys().includes(cacheName)) cachedData = Buffer.from(sea.getRawAsset(cacheName));
+    } else {
+      const { readFileSync, existsSync } = require('node:fs');
+      const { join } = require('node:path');
+      source = readFileSync(join(dir, name), 'latin1');
+      if (cacheName && existsSync(join(dir, cacheName))) cachedData = readFileSync(join(dir, cacheName));
+    }
+  } catch (err) {
+    // A broken build or install, not a server's answer: main.ts reports it as an internal error.
+    throw Object.assign(new Error(`this mssql-role-check lacks ${name} (${err && err.message})`), { code: 'EINCOMPLETE' });
   }
   // A cache V8 does not accept (another Node) is ignored: the chunk compiles from source.
   const script = new vm.Script(`(function (exports, require, module, __dirname) {${source}\n})`, { filename: name, cachedData });

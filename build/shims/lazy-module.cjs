@@ -1,6 +1,6 @@
-// Defers loading a module until one of its members is first read. Used for Node built-ins that
-// tedious requires at load time but a check needs only on some paths (tls only with encryption,
-// dgram only for SQL Server Browser). Presents itself as an ES module so that Babel's interop
+// Defers loading a module until one of its members is first read. Used for what tedious requires
+// at load time but a check needs only on some paths (tls only with encryption, dgram only for SQL
+// Server Browser, iconv-lite only for text in a code page). Presents itself as an ES module so that Babel's interop
 // helpers in tedious use it as it is instead of copying (and so loading) every member.
 // `callLater` names functions that are read early but called only on some paths (tedious reads
 // dns.lookup on every connect, and calls it only without a connector): reading one gives a

@@ -25,7 +25,15 @@ module.exports = { MAIN, CACHE, compileMain, runMain };
 
 const sea = require('node:sea');
 if (sea.isSea()) {
-  const source = Buffer.from(sea.getRawAsset(MAIN)).toString('latin1'); // esbuild writes ASCII
-  const cachedData = sea.getAssetKeys().includes(CACHE) ? Buffer.from(sea.getRawAsset(CACHE)) : undefined;
-  runMain(compileMain(source, cachedData), require, process.execPath, require('node:path').dirname(process.execPath));
+  let script;
+  try {
+    const source = Buffer.from(sea.getRawAsset(MAIN)).toString('latin1'); // esbuild writes ASCII
+    const cachedData = sea.getAssetKeys().includes(CACHE) ? Buffer.from(sea.getRawAsset(CACHE)) : undefined;
+    script = compileMain(source, cachedData);
+  } catch (err) {
+    // Before the command line's own handlers: still one line and exit 1, never a stack trace.
+    process.stderr.write(`mssql-role-check: internal error: this build cannot start (${String(err && err.message).split('\n', 1)[0]})\n`);
+    process.exit(1);
+  }
+  runMain(script, require, process.execPath, require('node:path').dirname(process.execPath));
 }

@@ -15,7 +15,6 @@ const STATE_PHASE: Record<string, Phase> = {
   SentTLSSSLNegotiation: 'prelogin',
   SentLogin7WithStandardLogin: 'login',
   SentLogin7WithNTLMLogin: 'login',
-  LoggedInSendingInitialSql: 'session',
   SentClientRequest: 'query',
 };
 
@@ -166,19 +165,8 @@ export function openConnection(ctx: ProbeContext): Promise<Connection> {
     });
     // After login, errors arrive here; before it, through connect's callback as well.
     conn.on('error', (err: unknown) => reject(new ProbeFailure(describeError(err))));
-    // An error answering tedious's SET-options batch (sent when tedious runs unbundled; the built
-    // binary leaves the batch out): tedious logs in all the same, but the session is not the one
-    // it asked for, so no verdict comes from it.
-    let sessionError: ProbeFailure | undefined;
-    conn.on('errorMessage', (token) => {
-      if (ctx.phases.current === 'session') sessionError ??= new ProbeFailure({ code: `SQL${token.number}`, message: token.message.replace(/\s+/g, ' ').trim() });
-    });
-    conn.connect((err) => {
-      if (err) reject(new ProbeFailure(describeError(err)));
-      else if (sessionError) {
-        conn.close();
-        reject(sessionError);
-      } else resolve(conn);
-    });
+    // The build sends no SET-options batch after the login (build/levers.mjs, one-batch): a
+    // connection is logged in at LOGINACK, and the facts query is its only request.
+    conn.connect((err) => (err ? reject(new ProbeFailure(describeError(err))) : resolve(conn)));
   });
 }
