@@ -33,7 +33,7 @@ dist/typecheck.ok: $(SRC) $(shell find test build bench -name '*.ts' -o -name '*
 dist/mssql-role-check.cjs: $(SRC) build/bundle.mjs build/levers.mjs build/warm-caches.mjs $(wildcard build/shims/*) node_modules/.package-lock.json $(NODE_X64).ok
 	$(NODE) build/bundle.mjs $@
 
-$(BINS) &: dist/mssql-role-check.cjs build/pack.sh build/sea-pack.mjs build/shims/main-loader.cjs $(NODE_X64).ok $(NODE_ARM64).ok
+$(BINS) &: dist/mssql-role-check.cjs build/pack.sh build/sea-pack.mjs $(NODE_X64).ok $(NODE_ARM64).ok
 	build/pack.sh dist/mssql-role-check.cjs dist/mssql-role-check
 
 dist/SHA256SUMS: $(BINS)

@@ -16,8 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync, execFile } from 'node:child_process';
 import { createServer, connect, type AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { factsSql } from '../src/prober/facts-query.ts';
 import {
   ROOT, PYTHON, CLEAN_ENV, measure, summarize, table, coldCopy, packedScript, startSim,

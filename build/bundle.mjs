@@ -1,10 +1,11 @@
-// Bundle src/ for pkg's SEA mode, in three CommonJS files and two V8 code caches:
+// Bundle src/ for pkg's SEA mode, in four CommonJS files and two V8 code caches:
 //   OUT.cjs                        the command line (src/main.ts), packed as an asset that the SEA
-//                                  main script (build/shims/main-loader.cjs) runs;
+//                                  main script (the loader, below) runs;
 //   mssql-role-check.probe.cjs     src/prober and the SQL Server driver, loaded only when a check
 //                                  runs (build/shims/chunk.cjs), packed as an asset;
 //   mssql-role-check.probe.cache   its V8 code cache, made by running a check (warm-caches.mjs);
-//   mssql-role-check.cache         the command line's, from the same run (shims/main-loader.cjs);
+//   mssql-role-check.cache         the command line's, from the same run;
+//   mssql-role-check.loader.cjs    the SEA main script that runs OUT.cjs (shims/main-loader.cjs);
 //   mssql-role-check.iconv.cjs     iconv-lite, which the chunk loads only if the server sends text
 //                                  in a code page (never for the facts query), packed as an asset.
 // and a size report per package (bundle-report.txt; esbuild's metafile bundle-meta.json).
@@ -92,6 +93,11 @@ rmSync(cacheFile, { force: true });
 rmSync(join(outDir, 'mssql-role-check.cache'), { force: true });
 rmSync(join(outDir, 'mssql-role-check.caches.json'), { force: true });
 const metas = [await bundle(entry, out, split ? [splitProbe] : [leversPlugin(use)])];
+// The SEA main script that runs OUT.cjs from an asset with its warm cache (sea-pack.mjs packs it
+// when that cache exists).
+const loaderFile = join(outDir, 'mssql-role-check.loader.cjs');
+rmSync(loaderFile, { force: true });
+if (split) await bundle('build/shims/main-loader.cjs', loaderFile, []);
 const apart = split && use('iconv') && use('iconv-apart');
 const iconvFile = join(outDir, 'mssql-role-check.iconv.cjs');
 rmSync(iconvFile, { force: true });

@@ -6,7 +6,8 @@
 //
 // When the bundle has a probe chunk next to it (bundle.mjs), the chunk goes in as an asset, and
 // on x64 also its code cache (made by running a check at build time). So does the bundle itself
-// when it has such a cache, run by shims/main-loader.cjs as the SEA main script.
+// when it has such a cache, run by the loader bundle.mjs writes (shims/main-loader.cjs) as the
+// SEA main script.
 //
 // A V8 code cache is accepted only from the same V8 version, flags and architecture; both caches
 // are made by this host's x64 Node, so the arm64 binary is packed without them (V8 would reject
@@ -15,7 +16,6 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const { default: sea } = require('../node_modules/@yao-pkg/pkg/lib-es5/sea.js');
@@ -37,7 +37,7 @@ const chunk = join(dirname(resolve(bundle)), 'mssql-role-check.probe.cjs');
 // runs the bundle from an asset with that cache; without one, the bundle is the main script.
 const mainCache = join(dirname(resolve(bundle)), 'mssql-role-check.cache');
 const viaLoader = existsSync(mainCache);
-const loader = join(dirname(fileURLToPath(import.meta.url)), 'shims/main-loader.cjs');
+const loader = join(dirname(resolve(bundle)), 'mssql-role-check.loader.cjs');
 const iconvChunk = join(dirname(resolve(bundle)), 'mssql-role-check.iconv.cjs');
 const chunkCache = join(dirname(resolve(bundle)), 'mssql-role-check.probe.cache');
 const hasChunk = existsSync(chunk);

@@ -1,8 +1,7 @@
 // Makes the V8 code caches of the command line and of the probe chunk (bundle.mjs) by running one
 // real check, under plain node, against sqlsim (the tests' simulated SQL Server) on loopback. Each
 // cache then holds the bytecode of every function a check runs, so that the binary does not
-// compile them at each start. The command line is compiled as the binary's SEA main script
-// compiles it (shims/main-loader.cjs), the chunk as its loader does (shims/chunk.cjs).
+// compile them at each start. Both are compiled as the binary compiles them: by shims/chunk.cjs.
 // usage: warm-caches.mjs BUNDLE.cjs [--no-main]   (writes both caches next to BUNDLE; --no-main:
 //        the chunk's only, for bench/levers.ts)
 // Run it with no NODE_OPTIONS: V8 takes a cache only under the flags it was made with.
@@ -23,8 +22,9 @@ const withMain = !process.argv.includes('--no-main');
 const cacheFile = join(dirname(bundle), 'mssql-role-check.probe.cache');
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
-const mainLoader = require('./shims/main-loader.cjs');
-const mainCacheFile = join(dirname(bundle), mainLoader.CACHE);
+const loadChunk = require('./shims/chunk.cjs');
+const MAIN = basename(bundle);
+const mainCacheFile = join(dirname(bundle), 'mssql-role-check.cache');
 rmSync(cacheFile, { force: true });
 rmSync(mainCacheFile, { force: true });
 rmSync(join(dirname(bundle), CACHES_MADE_FOR), { force: true });
@@ -46,12 +46,12 @@ const tmp = mkdtempSync(join(tmpdir(), 'warm-caches-'));
 const passwordFile = join(tmp, 'password');
 writeFileSync(passwordFile, `${login.password}\n`, { mode: 0o600 });
 
-// The loader (shims/chunk.cjs) compiles the chunk with vm.Script: keep hold of it.
-let chunk;
+// The loader (shims/chunk.cjs) compiles both with vm.Script: keep hold of them.
+const scripts = {};
 vm.Script = class extends vm.Script {
   constructor(code, options) {
     super(code, options);
-    if (options?.filename === CHUNK) chunk = this;
+    if (options?.filename === CHUNK || options?.filename === MAIN) scripts[options.filename] = this;
   }
 };
 
@@ -59,13 +59,14 @@ vm.Script = class extends vm.Script {
 process.on('exit', (code) => {
   sim.kill();
   rmSync(tmp, { recursive: true, force: true });
+  const chunk = scripts[CHUNK];
   if (code !== 0 || !chunk) {
     process.stderr.write(`warm-caches: the check did not pass against sqlsim (exit ${code}${chunk ? '' : ', chunk not loaded'})\n`);
     process.exitCode = 1;
     return;
   }
   writeFileSync(cacheFile, chunk.createCachedData());
-  if (withMain) writeFileSync(mainCacheFile, main.createCachedData());
+  if (withMain) writeFileSync(mainCacheFile, scripts[MAIN].createCachedData());
   // V8 checks little more than a source's length against a cache: sea-pack.mjs packs a cache only
   // with the very bundle it was made from.
   const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -73,5 +74,4 @@ process.on('exit', (code) => {
 });
 process.argv = [process.execPath, bundle, '--host', host, '--port', port, '--user', login.name,
   '--password-file', passwordFile, '--database', 'appdb', '--role', 'primary', '--timeout', '20'];
-const main = mainLoader.compileMain(readFileSync(bundle, 'latin1'));
-mainLoader.runMain(main, createRequire(bundle), bundle, dirname(bundle));
+loadChunk(MAIN, dirname(bundle));

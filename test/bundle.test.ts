@@ -224,32 +224,25 @@ test('the iconv-lite chunk, loaded as the probe chunk loads it, decodes and enco
   }
 });
 
-test('the command line\'s code cache is one V8 accepts, compiled the way the SEA main script compiles it', () => {
-  // What build/shims/main-loader.cjs does in the binary; --version runs it to the end.
-  const loader = join(ROOT, 'build/shims/main-loader.cjs');
-  const r = spawnSync(NODE, ['-e', `
-    const { readFileSync } = require('node:fs');
-    const { compileMain, runMain, CACHE } = require(${JSON.stringify(loader)});
-    const dist = ${JSON.stringify(join(ROOT, 'dist'))};
-    const script = compileMain(readFileSync(dist + '/mssql-role-check.cjs', 'latin1'), readFileSync(dist + '/' + CACHE));
-    process.stderr.write(JSON.stringify({ rejected: script.cachedDataRejected }) + '\\n');
-    process.argv = [process.execPath, 'x', '--version'];
-    runMain(script, require, dist + '/mssql-role-check.cjs', dist);`], { encoding: 'utf8', env: {}, timeout: 20_000 });
-  assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stderr), { rejected: false });
-  assert.match(r.stdout, /^mssql-role-check \S+ \(node \S+\)\n$/);
-});
-
-test('the probe chunk\'s code cache is one V8 accepts, compiled the way the loader compiles the chunk', () => {
-  // What build/shims/chunk.cjs does, watched: a rejected cache would silently cost every check.
+test('the code caches of the command line and of the probe chunk are ones V8 accepts, compiled as the binary compiles them', () => {
+  // What build/shims/chunk.cjs does for both in the binary, watched: a rejected cache would
+  // silently cost every run. The command line runs to the end of --version.
   const r = spawnSync(NODE, ['-e', `
     const vm = require('node:vm');
-    let rejected;
-    vm.Script = class extends vm.Script { constructor(c, o) { super(c, o); rejected = this.cachedDataRejected; } };
-    const probe = require(${JSON.stringify(join(ROOT, 'build/shims/chunk.cjs'))})('mssql-role-check.probe.cjs', ${JSON.stringify(join(ROOT, 'dist'))}, 'mssql-role-check.probe.cache');
-    process.stdout.write(JSON.stringify({ rejected, probe: typeof probe.probe }));`], { encoding: 'utf8', env: {}, timeout: 20_000 });
+    const rejected = {};
+    vm.Script = class extends vm.Script { constructor(c, o) { super(c, o); rejected[o.filename] = this.cachedDataRejected; } };
+    const loadChunk = require(${JSON.stringify(join(ROOT, 'build/shims/chunk.cjs'))});
+    const dist = ${JSON.stringify(join(ROOT, 'dist'))};
+    const probe = loadChunk('mssql-role-check.probe.cjs', dist, 'mssql-role-check.probe.cache');
+    process.stderr.write(JSON.stringify({ probe: typeof probe.probe }) + '\\n');
+    process.on('exit', () => process.stderr.write(JSON.stringify(rejected) + '\\n'));
+    process.argv = [process.execPath, 'x', '--version'];
+    loadChunk('mssql-role-check.cjs', dist, 'mssql-role-check.cache');`], { encoding: 'utf8', env: {}, timeout: 20_000 });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), { rejected: false, probe: 'function' });
+  const [loaded, rejected] = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as unknown);
+  assert.deepEqual(loaded, { probe: 'function' });
+  assert.deepEqual(rejected, { 'mssql-role-check.probe.cjs': false, 'mssql-role-check.cjs': false });
+  assert.match(r.stdout, /^mssql-role-check \S+ \(node \S+\)\n$/);
 });
 
 test('the binary ignores NODE_OPTIONS: no other exit code, no warning, no code pulled in', () => {
