@@ -23,7 +23,8 @@ export interface DatabaseFacts {
   mirroring_role_desc: string | null;
   mirroring_state_desc: string | null;
 
-  // Always On, the local replica (no rows without VIEW SERVER STATE)
+  // Always On, the local replica: its (first) row of sys.dm_hadr_database_replica_states with
+  // is_local = 1 and what that row joins to. The login needs VIEW SERVER STATE, or the query fails.
   ag_name: string | null; // sys.availability_groups.name
   group_id: string | null; // sys.dm_hadr_database_replica_states (is_local = 1)
   replica_id: string | null;
@@ -31,13 +32,37 @@ export interface DatabaseFacts {
   synchronization_health_desc: string | null;
   database_state_desc: string | null;
   is_suspended: boolean | null;
-  secondary_lag_seconds: number | null;
+  /** KB of log the local (secondary) copy has received but not yet redone, and its redo rate in KB/s */
+  redo_queue_size: number | null;
+  redo_rate: number | null;
   role_desc: string | null; // sys.dm_hadr_availability_replica_states
   operational_state_desc: string | null;
   connected_state_desc: string | null;
   replica_synchronization_health_desc: string | null;
   secondary_role_allow_connections_desc: string | null; // sys.availability_replicas
   availability_mode_desc: string | null;
+
+  /**
+   * Further local availability-group rows of the database: a database in a distributed
+   * availability group has one for its own group and one for the distributed group.
+   */
+  more_groups: GroupFacts[];
+}
+
+/** The columns of one local availability-group row. */
+export const GROUP_COLUMNS = [
+  'ag_name', 'group_id', 'replica_id', 'synchronization_state_desc', 'synchronization_health_desc',
+  'database_state_desc', 'is_suspended', 'redo_queue_size', 'redo_rate', 'role_desc', 'operational_state_desc',
+  'connected_state_desc', 'replica_synchronization_health_desc', 'secondary_role_allow_connections_desc',
+  'availability_mode_desc',
+] as const;
+export type GroupFacts = Pick<DatabaseFacts, (typeof GROUP_COLUMNS)[number]>;
+
+/** The availability-group rows of a database, the first one first (none when it is in no group). */
+export function groupsOf(f: DatabaseFacts): GroupFacts[] {
+  if (f.group_id === null) return f.more_groups;
+  const first = Object.fromEntries(GROUP_COLUMNS.map((c) => [c, f[c]])) as unknown as GroupFacts;
+  return [first, ...f.more_groups];
 }
 
 /** Facts for a database the server did not report at all (a blank row). */
@@ -49,8 +74,9 @@ export function noFacts(requested: string, rows = 0): DatabaseFacts {
     mirroring_guid: null, mirroring_role_desc: null, mirroring_state_desc: null,
     ag_name: null, group_id: null, replica_id: null, synchronization_state_desc: null,
     synchronization_health_desc: null, database_state_desc: null, is_suspended: null,
-    secondary_lag_seconds: null, role_desc: null, operational_state_desc: null,
+    redo_queue_size: null, redo_rate: null, role_desc: null, operational_state_desc: null,
     connected_state_desc: null, replica_synchronization_health_desc: null,
     secondary_role_allow_connections_desc: null, availability_mode_desc: null,
+    more_groups: [],
   };
 }

@@ -2,6 +2,7 @@
 // Outcome, and all passed through scrub() so the password never leaves the process.
 import type { Settings } from './settings.ts';
 import type { DatabaseFacts } from './facts.ts';
+import { groupsOf } from './facts.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 export interface DatabaseOutcome {
@@ -61,14 +62,14 @@ export function factsSummary(f: DatabaseFacts | undefined): string {
   } else {
     parts.push('not mirrored (or hidden)');
   }
-  if (f.group_id !== null || f.db_replica_id !== null) {
-    parts.push(`AG ${v(f.ag_name)}: replica ${v(f.role_desc)} ${v(f.operational_state_desc)} ${v(f.connected_state_desc)}, ` +
-      `database ${v(f.database_state_desc)} ${v(f.synchronization_state_desc)} ${v(f.synchronization_health_desc)}` +
-      `${f.is_suspended ? ' SUSPENDED' : ''}, connections ${v(f.secondary_role_allow_connections_desc)}, ` +
-      `${v(f.availability_mode_desc)}, lag ${v(f.secondary_lag_seconds)}`);
-  } else {
-    parts.push('no AG');
+  const groups = groupsOf(f);
+  for (const g of groups) {
+    parts.push(`AG ${v(g.ag_name)}: replica ${v(g.role_desc)} ${v(g.operational_state_desc)} ${v(g.connected_state_desc)}, ` +
+      `database ${v(g.database_state_desc)} ${v(g.synchronization_state_desc)} ${v(g.synchronization_health_desc)}` +
+      `${g.is_suspended ? ' SUSPENDED' : ''}, connections ${v(g.secondary_role_allow_connections_desc)}, ` +
+      `${v(g.availability_mode_desc)}, redo queue ${v(g.redo_queue_size)} KB at ${v(g.redo_rate)} KB/s`);
   }
+  if (groups.length === 0) parts.push(f.db_replica_id !== null ? 'AG rows hidden' : 'no AG');
   return parts.join('; ');
 }
 

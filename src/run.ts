@@ -5,7 +5,7 @@ import type { Settings } from './settings.ts';
 import type { PhaseClock } from './phases.ts';
 import type { Outcome } from './output.ts';
 import type { ProbeError } from './prober/types.ts';
-import { decideRole } from './verdict.ts';
+import { decideRole, quoteLogin } from './verdict.ts';
 
 /** The exit code of a verdict: keepalived's misc_dynamic reads 2..255 as "up with weight N-2". */
 export function exitCodeFor(pass: boolean, weight: number | undefined): number {
@@ -26,8 +26,12 @@ export function maintenanceReason(path: string): string | null {
   }
 }
 
-export function probeReason(e: ProbeError): string {
+export function probeReason(e: ProbeError, login: { user?: string; domain?: string } = {}): string {
   switch (e.code) {
+    // Msg 300 (then 297): the sys.dm_hadr_* DMVs need VIEW SERVER STATE (2022+: VIEW SERVER
+    // PERFORMANCE STATE, which VIEW SERVER STATE includes).
+    case 'SQL300': case 'SQL297':
+      return `query failed (error ${e.code.slice(3)}): ${e.message} The check reads the availability-group DMVs: GRANT VIEW SERVER STATE TO ${quoteLogin(login)}`;
     case 'ELOGIN': return `login failed: ${e.message}`;
     case 'ESOCKET': return `network error: ${e.message}`;
     case 'EINSTLOOKUP': return `SQL Server Browser lookup failed: ${e.message}`;
@@ -52,7 +56,7 @@ export async function runCheck(settings: Settings, phases: PhaseClock, remaining
   const { probe } = await import('./prober/index.ts');
   const result = await probe({ settings, phases, remainingMs });
   if (!result.ok) {
-    const reason = probeReason(result.error);
+    const reason = probeReason(result.error, settings);
     return { pass: false, exitCode: 1, reason, errorCode: result.error.code, phase: phases.current, databases: unjudged(reason), timings: phases.timings() };
   }
 

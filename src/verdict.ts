@@ -1,7 +1,8 @@
 // The verdict: a pure function of the facts the server gave and the settings. No I/O.
 // Every path that does not positively establish the role ends in a failure with a reason;
 // a NULL where a value is needed, or a value outside the documented set, is a failure too.
-import type { DatabaseFacts } from './facts.ts';
+import type { DatabaseFacts, GroupFacts } from './facts.ts';
+import { groupsOf } from './facts.ts';
 import type { Role, MirroringState } from './settings.ts';
 import { MIRRORING_STATES } from './settings.ts';
 
@@ -41,7 +42,7 @@ const fail = (reason: string): never => {
 
 const DATABASE_STATES = ['ONLINE', 'RESTORING', 'RECOVERING', 'RECOVERY_PENDING', 'SUSPECT', 'EMERGENCY', 'OFFLINE', 'COPYING', 'OFFLINE_SECONDARY'];
 
-function quoteLogin(s: VerdictSettings): string {
+export function quoteLogin(s: { user?: string; domain?: string }): string {
   const name = s.domain ? `${s.domain}\\${s.user ?? 'login'}` : (s.user ?? 'login');
   return `[${name.replace(/]/g, ']]')}]`;
 }
@@ -50,6 +51,8 @@ function hints(s: VerdictSettings) {
   const login = quoteLogin(s);
   return {
     mirrorHidden: `the login cannot see mirroring state on the mirror; it needs sysadmin (ALTER SERVER ROLE sysadmin ADD MEMBER ${login})`,
+    // --role primary: a mirror fails for being the mirror; seeing why needs no new grant
+    notWritable: ' (a mirror database, or a restore under way: not writable here)',
     viewServerState: `the login cannot see availability-group state; GRANT VIEW SERVER STATE TO ${login}`,
     viewAnyDefinition: `the login cannot see availability-group metadata; GRANT VIEW ANY DEFINITION TO ${login}`,
     viewAnyDatabase: `GRANT VIEW ANY DATABASE TO ${login}`,
@@ -101,42 +104,60 @@ function requireAllowedMirroringState(st: MirroringState, s: VerdictSettings): v
   }
 }
 
-function replicaRole(f: DatabaseFacts, h: ReturnType<typeof hints>): string {
+function replicaRole(f: GroupFacts, h: ReturnType<typeof hints>): string {
   const role = need(f.role_desc, 'availability replica role (role_desc)', h.viewServerState);
   if (!['PRIMARY', 'SECONDARY', 'RESOLVING'].includes(role)) fail(`unexpected availability replica role ${show(role)}`);
   return role;
 }
 
-function requireAgDatabaseOnline(f: DatabaseFacts, h: ReturnType<typeof hints>): void {
+function requireAgDatabaseOnline(f: GroupFacts, h: ReturnType<typeof hints>): void {
   const st = need(f.database_state_desc, 'availability database state (database_state_desc)', h.viewServerState);
   if (st !== 'ONLINE') fail(`availability database state is ${st}, not ONLINE`);
 }
 
-function requireReadableSecondary(f: DatabaseFacts, h: ReturnType<typeof hints>): string {
+function requireReadableSecondary(f: GroupFacts, h: ReturnType<typeof hints>): string {
   const allow = need(f.secondary_role_allow_connections_desc, 'secondary_role_allow_connections_desc', h.viewAnyDefinition);
   if (allow === 'NO') fail('the secondary replica accepts no connections (secondary_role_allow_connections_desc NO)');
   if (allow !== 'READ_ONLY' && allow !== 'ALL') fail(`unexpected secondary_role_allow_connections_desc ${show(allow)}`);
   return allow;
 }
 
-const agLabel = (f: DatabaseFacts) => (f.ag_name !== null ? `availability group ${show(f.ag_name)}` : 'availability group');
+const agLabel = (g: GroupFacts) => (g.ag_name !== null ? `availability group ${show(g.ag_name)}` : 'availability group');
+const agLabels = (gs: GroupFacts[]) => gs.map(agLabel).join(' and ');
+
+/**
+ * The lag of a secondary as its own row shows it: the seconds to redo the log it has received,
+ * redo_queue_size (KB) / redo_rate (KB/s), rounded up, as the availability-group dashboard's
+ * "Estimated Recovery Time" computes it; 0 with nothing to redo. (secondary_lag_seconds is NULL on
+ * a secondary's own row, and log the primary has not yet sent is not visible on the secondary.)
+ */
+export function redoLagSeconds(g: Pick<GroupFacts, 'redo_queue_size' | 'redo_rate'>): number {
+  const queue = need(g.redo_queue_size, 'redo_queue_size', 'the lag is unknown, so --max-lag cannot be met');
+  if (!Number.isSafeInteger(queue) || queue < 0) fail(`unexpected redo_queue_size ${show(queue)}`);
+  if (queue === 0) return 0;
+  const rate = need(g.redo_rate, 'redo_rate', `${queue} KB to redo at an unknown rate, so --max-lag cannot be met`);
+  if (!Number.isSafeInteger(rate) || rate < 0) fail(`unexpected redo_rate ${show(rate)}`);
+  if (rate === 0) fail(`${queue} KB to redo and a redo rate of 0 KB/s: the lag cannot be estimated, so --max-lag cannot be met`);
+  return Math.ceil(queue / rate);
+}
 
 function judge(f: DatabaseFacts, s: VerdictSettings): string {
   const h = hints(s);
   if (f.rows === 0) fail('the server returned no row for it');
-  if (f.rows > 1) fail(`the server returned ${f.rows} rows for it (expected one)`);
+  if (f.rows !== 1 + f.more_groups.length) fail(`the server returned ${f.rows} rows for it (expected one)`);
   if (f.database_id === null) fail(`database not found (or not visible to the login; ${h.viewAnyDatabase})`);
 
   const mirrored = f.mirroring_guid !== null;
-  const inAg = f.group_id !== null || f.db_replica_id !== null;
-  const agHidden = inAg && f.group_id === null;
+  const groups = groupsOf(f);
+  const inAg = groups.length > 0 || f.db_replica_id !== null;
+  const agHidden = inAg && groups.length === 0;
   if (!mirrored && (f.mirroring_role_desc !== null || f.mirroring_state_desc !== null)) {
     fail('unexpected: a mirroring role or state without a mirroring_guid');
   }
   if (mirrored && inAg) fail('unexpected: the database is both mirrored and in an availability group');
   if (agHidden && s.role !== 'mirror') fail(`in an availability group, but no availability-group rows are visible: ${h.viewServerState}`);
   // A mirror database is RESTORING and, to a login without sysadmin, looks not mirrored at all.
-  const restoringHint = mirrored ? '' : ` (if it is a mirror: ${h.mirrorHidden})`;
+  const restoringHint = mirrored ? '' : s.role === 'primary' || s.role === 'online' ? h.notWritable : ` (if it is a mirror: ${h.mirrorHidden})`;
   if (s.requireHa && !mirrored && !inAg) {
     fail(`neither mirrored nor in an availability group (--require-ha)${f.state_desc === 'RESTORING' ? restoringHint : ''}`);
   }
@@ -154,13 +175,18 @@ function judge(f: DatabaseFacts, s: VerdictSettings): string {
         return `mirroring PRINCIPAL, ${st}; database ONLINE, READ_WRITE`;
       }
       if (inAg) {
-        const role = replicaRole(f, h);
-        if (role !== 'PRIMARY') fail(`availability replica role is ${role}, not PRIMARY`);
-        const op = need(f.operational_state_desc, 'replica operational state', h.viewServerState);
-        if (op !== 'ONLINE') fail(`replica operational state is ${op}, not ONLINE`);
-        requireAgDatabaseOnline(f, h);
+        // Every group the database is in must have this replica as PRIMARY: in a distributed
+        // availability group only the global primary is PRIMARY in both; a forwarder is
+        // PRIMARY of its own group and SECONDARY of the distributed one.
+        for (const g of groups) {
+          const role = replicaRole(g, h);
+          if (role !== 'PRIMARY') fail(`${agLabel(g)}: availability replica role is ${role}, not PRIMARY${groups.length > 1 ? ' (of a distributed availability group only the global primary passes)' : ''}`);
+          const op = need(g.operational_state_desc, 'replica operational state', h.viewServerState);
+          if (op !== 'ONLINE') fail(`${agLabel(g)}: replica operational state is ${op}, not ONLINE`);
+          requireAgDatabaseOnline(g, h);
+        }
         requireWritable(f, h, restoringHint);
-        return `${agLabel(f)}: local replica PRIMARY, ONLINE; database ONLINE, READ_WRITE`;
+        return `${agLabels(groups)}: local replica PRIMARY, ONLINE; database ONLINE, READ_WRITE`;
       }
       requireWritable(f, h, restoringHint);
       return 'database ONLINE, READ_WRITE (neither mirrored nor in an availability group)';
@@ -169,29 +195,31 @@ function judge(f: DatabaseFacts, s: VerdictSettings): string {
     case 'secondary': {
       if (mirrored) fail('database is mirrored, not in an availability group (for database mirroring use --role mirror)');
       if (!inAg) fail(`not in an availability group${f.state_desc === 'RESTORING' ? restoringHint : ''}`);
-      const role = replicaRole(f, h);
-      if (role !== 'SECONDARY') fail(`availability replica role is ${role}, not SECONDARY`);
-      const op = need(f.operational_state_desc, 'replica operational state', h.viewServerState);
-      if (op !== 'ONLINE') fail(`replica operational state is ${op}, not ONLINE`);
-      const conn = need(f.connected_state_desc, 'replica connected state', h.viewServerState);
-      if (conn !== 'CONNECTED') fail(`replica is ${conn}, not CONNECTED to the primary`);
-      const allow = requireReadableSecondary(f, h);
-      requireOnline(f, h, '');
-      requireAgDatabaseOnline(f, h);
-      const health = need(f.synchronization_health_desc, 'synchronization health', h.viewServerState);
-      if (health !== 'HEALTHY') fail(`synchronization health is ${health}, not HEALTHY`);
-      const suspended = need(f.is_suspended, 'is_suspended', h.viewServerState);
-      if (suspended) fail('data movement is suspended (is_suspended = 1)');
-      const sync = f.synchronization_state_desc ?? 'synchronization state unknown';
-      let lag = '';
-      if (s.maxLagSeconds !== undefined) {
-        const seconds = need(f.secondary_lag_seconds, 'secondary_lag_seconds',
-          'the lag is unknown, so --max-lag cannot be met (SQL Server 2016 and later report it)');
-        if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) fail(`unexpected secondary_lag_seconds ${show(seconds)}`);
-        if (seconds > s.maxLagSeconds) fail(`lag ${seconds} s is more than --max-lag ${s.maxLagSeconds} s`);
-        lag = `, lag ${seconds} s`;
+      const parts: string[] = [];
+      for (const g of groups) {
+        const role = replicaRole(g, h);
+        if (role !== 'SECONDARY') fail(`${agLabel(g)}: availability replica role is ${role}, not SECONDARY`);
+        const op = need(g.operational_state_desc, 'replica operational state', h.viewServerState);
+        if (op !== 'ONLINE') fail(`replica operational state is ${op}, not ONLINE`);
+        const conn = need(g.connected_state_desc, 'replica connected state', h.viewServerState);
+        if (conn !== 'CONNECTED') fail(`replica is ${conn}, not CONNECTED to the primary`);
+        const allow = requireReadableSecondary(g, h);
+        requireOnline(f, h, '');
+        requireAgDatabaseOnline(g, h);
+        const health = need(g.synchronization_health_desc, 'synchronization health', h.viewServerState);
+        if (health !== 'HEALTHY') fail(`synchronization health is ${health}, not HEALTHY`);
+        const suspended = need(g.is_suspended, 'is_suspended', h.viewServerState);
+        if (suspended) fail('data movement is suspended (is_suspended = 1)');
+        const sync = g.synchronization_state_desc ?? 'synchronization state unknown';
+        let lag = '';
+        if (s.maxLagSeconds !== undefined) {
+          const seconds = redoLagSeconds(g);
+          if (seconds > s.maxLagSeconds) fail(`lag ${seconds} s (redo queue ${g.redo_queue_size} KB at ${g.redo_rate} KB/s) is more than --max-lag ${s.maxLagSeconds} s`);
+          lag = `, lag ${seconds} s`;
+        }
+        parts.push(`${agLabel(g)}: readable SECONDARY (${allow}), ${sync}, HEALTHY${lag}`);
       }
-      return `${agLabel(f)}: readable SECONDARY (${allow}), ${sync}, HEALTHY${lag}`;
+      return parts.join('; ');
     }
 
     case 'mirror': {
@@ -216,14 +244,14 @@ function judge(f: DatabaseFacts, s: VerdictSettings): string {
         return 'database ONLINE, MULTI_USER (mirroring PRINCIPAL)';
       }
       if (inAg) {
-        const role = replicaRole(f, h);
-        if (role === 'RESOLVING') fail('availability replica role is RESOLVING');
-        requireAgDatabaseOnline(f, h);
-        if (role === 'SECONDARY') {
-          const allow = requireReadableSecondary(f, h);
-          return `database ONLINE, MULTI_USER (${agLabel(f)}: readable SECONDARY, ${allow})`;
+        const parts: string[] = [];
+        for (const g of groups) {
+          const role = replicaRole(g, h);
+          if (role === 'RESOLVING') fail(`${agLabel(g)}: availability replica role is RESOLVING`);
+          requireAgDatabaseOnline(g, h);
+          parts.push(role === 'SECONDARY' ? `${agLabel(g)}: readable SECONDARY, ${requireReadableSecondary(g, h)}` : `${agLabel(g)}: PRIMARY`);
         }
-        return `database ONLINE, MULTI_USER (${agLabel(f)}: PRIMARY)`;
+        return `database ONLINE, MULTI_USER (${parts.join('; ')})`;
       }
       return 'database ONLINE, MULTI_USER';
     }

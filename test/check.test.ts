@@ -160,7 +160,7 @@ function agServer(local: 0 | 1 | 2, opts: { primary?: number; lag?: number } = {
     dm_hadr_availability_replica_states: visible.map((k) => ({ replica_id: R[k], group_id: AG_ID, role_desc: role(k) })),
     dm_hadr_database_replica_states: visible.map((k) => ({
       database_id: 5, replica_id: R[k], group_id: AG_ID,
-      ...(k === 2 && k !== primary ? { secondary_lag_seconds: opts.lag ?? 45 } : {}),
+      ...(k === 2 && k !== primary ? { redo_queue_size: (opts.lag ?? 45) * 100, redo_rate: 100 } : {}),
     })),
   };
 }

@@ -106,6 +106,11 @@ export function describeError(err: unknown): ProbeError {
   message = message.replace(/[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):\S*/g, 'TLS: $1');
   message = message.replace(/\s+/g, ' ').trim();
   if (err instanceof RequestError && typeof e.number === 'number' && e.number > 0) return { code: `SQL${e.number}`, message };
+  // Several SQL errors for one request (e.g. Msg 300 then 297) arrive as an AggregateError of them.
+  const first = Array.isArray(e?.errors) ? (e.errors[0] as { number?: unknown } | undefined) : undefined;
+  if (first instanceof RequestError && typeof first.number === 'number' && first.number > 0 && e.errors!.every((x) => x instanceof RequestError)) {
+    return { code: `SQL${first.number}`, message: e.errors!.map((x) => (x as Error).message).join(' ') };
+  }
   if ((err instanceof ConnectionError || err instanceof RequestError) && e.code && e.code !== 'EUNKNOWN') return { code: e.code, message };
   if (err instanceof Error && SOCKET_CODES.has(e.code ?? '')) return { code: 'ESOCKET', message: `Connection lost - ${message}` };
   return { code: 'PROTOCOL', message };

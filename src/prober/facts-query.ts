@@ -4,21 +4,43 @@
 import { Request, TYPES } from 'tedious';
 import type { Connection } from 'tedious';
 import type { DatabaseFacts } from '../facts.ts';
-import { noFacts } from '../facts.ts';
+import { GROUP_COLUMNS, groupsOf, noFacts } from '../facts.ts';
+import type { GroupFacts } from '../facts.ts';
 import { ProbeFailure, describeError } from './connection.ts';
 
-/** The SQL for n requested databases. The only variable part is the list of parameter names. */
-export function factsSql(n: number): string {
+/**
+ * Which catalog the server has, from the TDS version it answered in LOGINACK: TDS 7.4 (and 8.0)
+ * is SQL Server 2012 and later and Azure SQL Managed Instance, whose catalog has the
+ * availability-group views and every column the query names; 7.2 (2005) and 7.3 (2008, 2008 R2)
+ * have database mirroring only, and those views would fail the query with errors 208/207. The TDS
+ * version is what the server speaks rather than a version number it reports, so a Managed Instance
+ * (ProductMajorVersion 12) is asked the full query, and the choice costs no round trip.
+ */
+export type Catalog = 'hadr' | 'mirroring-only';
+export function catalogFor(tdsVersion: string | undefined): Catalog {
+  return tdsVersion === undefined || tdsVersion >= '7_4' || tdsVersion === '8_0' ? 'hadr' : 'mirroring-only';
+}
+
+/** The SQL for n requested databases. The only variable parts are the parameter names and the catalog. */
+export function factsSql(n: number, catalog: Catalog = 'hadr'): string {
   const requested = Array.from({ length: n }, (_, i) =>
     i === 0 ? 'SELECT 0 AS ord, @db0 AS name' : `SELECT ${i}, @db${i}`).join(' UNION ALL ');
-  return `SELECT r.ord,
+  const database = `SELECT r.ord,
   d.database_id, d.name, d.state_desc, d.is_read_only, d.user_access_desc,
   DATABASEPROPERTYEX(d.name, N'Updateability') AS updateability,
+  m.mirroring_guid, m.mirroring_role_desc, m.mirroring_state_desc`;
+  if (catalog === 'mirroring-only') {
+    return `${database}
+FROM (${requested}) AS r
+LEFT JOIN sys.databases AS d ON d.name = r.name
+LEFT JOIN sys.database_mirroring AS m ON m.database_id = d.database_id
+ORDER BY r.ord`;
+  }
+  return `${database},
   d.replica_id AS db_replica_id,
-  m.mirroring_guid, m.mirroring_role_desc, m.mirroring_state_desc,
   ag.name AS ag_name,
   drs.group_id, drs.replica_id, drs.synchronization_state_desc, drs.synchronization_health_desc,
-  drs.database_state_desc, drs.is_suspended, drs.secondary_lag_seconds,
+  drs.database_state_desc, drs.is_suspended, drs.redo_queue_size, drs.redo_rate,
   ars.role_desc, ars.operational_state_desc, ars.connected_state_desc,
   ars.synchronization_health_desc AS replica_synchronization_health_desc,
   ar.secondary_role_allow_connections_desc, ar.availability_mode_desc
@@ -29,21 +51,26 @@ LEFT JOIN sys.dm_hadr_database_replica_states AS drs ON drs.database_id = d.data
 LEFT JOIN sys.dm_hadr_availability_replica_states AS ars ON ars.replica_id = drs.replica_id
 LEFT JOIN sys.availability_replicas AS ar ON ar.replica_id = drs.replica_id
 LEFT JOIN sys.availability_groups AS ag ON ag.group_id = drs.group_id
-ORDER BY r.ord`;
+ORDER BY r.ord, drs.group_id`;
 }
 
 type Kind = 'int' | 'text' | 'bool';
 /** Every column the query returns, and what its values must look like. */
-const COLUMNS: Record<Exclude<keyof DatabaseFacts, 'requested' | 'rows'>, Kind> = {
+const COLUMNS: Record<Exclude<keyof DatabaseFacts, 'requested' | 'rows' | 'more_groups'>, Kind> = {
   database_id: 'int', name: 'text', state_desc: 'text', is_read_only: 'bool', user_access_desc: 'text',
   updateability: 'text', db_replica_id: 'text',
   mirroring_guid: 'text', mirroring_role_desc: 'text', mirroring_state_desc: 'text',
   ag_name: 'text', group_id: 'text', replica_id: 'text', synchronization_state_desc: 'text',
   synchronization_health_desc: 'text', database_state_desc: 'text', is_suspended: 'bool',
-  secondary_lag_seconds: 'int', role_desc: 'text', operational_state_desc: 'text',
+  redo_queue_size: 'int', redo_rate: 'int', role_desc: 'text', operational_state_desc: 'text',
   connected_state_desc: 'text', replica_synchronization_health_desc: 'text',
   secondary_role_allow_connections_desc: 'text', availability_mode_desc: 'text',
 };
+
+/** The columns the mirroring-only query has; the others stay NULL. */
+const MIRRORING_ONLY = ['database_id', 'name', 'state_desc', 'is_read_only', 'user_access_desc', 'updateability',
+  'mirroring_guid', 'mirroring_role_desc', 'mirroring_state_desc'];
+const GROUP_SET = new Set<string>(GROUP_COLUMNS);
 
 const protocol = (message: string) => new ProbeFailure({ code: 'PROTOCOL', message });
 
@@ -74,7 +101,8 @@ interface Column {
   metadata: { colName: string };
 }
 
-export function queryFacts(conn: Connection, databases: string[]): Promise<DatabaseFacts[]> {
+export function queryFacts(conn: Connection, databases: string[], catalog: Catalog = 'hadr'): Promise<DatabaseFacts[]> {
+  const expected = catalog === 'hadr' ? Object.keys(COLUMNS) : MIRRORING_ONLY;
   return new Promise((resolve, reject) => {
     const facts = databases.map((name) => noFacts(name));
     let problem: ProbeFailure | undefined;
@@ -82,7 +110,7 @@ export function queryFacts(conn: Connection, databases: string[]): Promise<Datab
     // tedious completes a request at the end of the server's message, DONE token or not: rows
     // without the final DONE(PROC) after them are a partial answer.
     let ended = false;
-    const request = new Request(factsSql(databases.length), (err) => {
+    const request = new Request(factsSql(databases.length, catalog), (err) => {
       if (err) return reject(new ProbeFailure(describeError(err)));
       if (problem) return reject(problem);
       if (!ended) return reject(protocol('the answer ended without its final DONE token'));
@@ -98,7 +126,7 @@ export function queryFacts(conn: Connection, databases: string[]): Promise<Datab
     request.on('columnMetadata', (cols: Array<{ colName: string }> | Record<string, { colName: string }>) => {
       resultSets++;
       const names = new Set((Array.isArray(cols) ? cols : Object.values(cols)).map((c) => c.colName));
-      const missing = ['ord', ...Object.keys(COLUMNS)].filter((c) => !names.has(c));
+      const missing = ['ord', ...expected].filter((c) => !names.has(c));
       if (missing.length > 0) problem ??= protocol(`result lacks column ${missing.join(', ')}`);
     });
     request.on('row', (columns: Column[]) => {
@@ -108,9 +136,20 @@ export function queryFacts(conn: Connection, databases: string[]): Promise<Datab
         const ord = convert('ord', 'int', byName.get('ord'));
         if (typeof ord !== 'number' || ord < 0 || ord >= databases.length) throw protocol(`row for an unknown ordinal ${String(ord)}`);
         const f = facts[ord];
-        f.rows++;
+        const row: Record<string, unknown> = {};
+        for (const column of expected) row[column] = convert(column, COLUMNS[column as keyof typeof COLUMNS], byName.get(column));
+        if (f.rows++ === 0) {
+          Object.assign(f, row);
+          return;
+        }
+        // Another local availability-group row of the same database (a distributed availability
+        // group): the same database columns, another group. Anything else is not an answer.
         const record = f as unknown as Record<string, unknown>;
-        for (const [column, kind] of Object.entries(COLUMNS)) record[column] = convert(column, kind, byName.get(column));
+        const differs = expected.filter((c) => !GROUP_SET.has(c) && record[c] !== row[c]);
+        if (differs.length > 0 || row.group_id === null || f.group_id === null || groupsOf(f).some((g) => g.group_id === row.group_id)) {
+          throw protocol(`the server returned ${f.rows} rows for database ${JSON.stringify(f.requested)} that are not rows of distinct availability groups`);
+        }
+        f.more_groups.push(Object.fromEntries(GROUP_COLUMNS.map((c) => [c, row[c]])) as unknown as GroupFacts);
       } catch (err) {
         problem = err instanceof ProbeFailure ? err : protocol(String(err));
       }

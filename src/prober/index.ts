@@ -3,7 +3,7 @@
 import type { Connection } from 'tedious';
 import type { ProbeContext, ProbeResult } from './types.ts';
 import { openConnection, ProbeFailure, describeError } from './connection.ts';
-import { queryFacts } from './facts-query.ts';
+import { catalogFor, queryFacts } from './facts-query.ts';
 
 export type { ProbeContext, ProbeResult } from './types.ts';
 
@@ -12,7 +12,8 @@ export async function probe(ctx: ProbeContext): Promise<ProbeResult> {
   try {
     conn = await openConnection(ctx);
     ctx.phases.enter('query');
-    const facts = await queryFacts(conn, ctx.settings.databases);
+    // tedious keeps the TDS version the server answered in LOGINACK in its (public) config
+    const facts = await queryFacts(conn, ctx.settings.databases, catalogFor(conn.config.options.tdsVersion));
     return { ok: true, facts };
   } catch (err) {
     return { ok: false, error: err instanceof ProbeFailure ? err.error : describeError(err) };

@@ -9,14 +9,22 @@
 //   database, you must be a member of the sysadmin fixed server role" — so for anyone else the
 //   mirroring_* columns of a database this server mirrors are NULL.
 // - sys.availability_groups, sys.availability_replicas: VIEW ANY DEFINITION, otherwise no rows.
-// - sys.dm_hadr_*: VIEW SERVER STATE, otherwise no rows.
-// The tables are tiny, so each time the session's view of them changes they are refilled.
+// - sys.dm_hadr_*: VIEW SERVER STATE ("On SQL Server 2019 (15.x) and earlier versions, requires VIEW
+//   SERVER STATE permission on the server. On SQL Server 2022 (16.x) and later versions, requires
+//   VIEW SERVER PERFORMANCE STATE", Permissions of each DMV's page; VIEW SERVER STATE covers the
+//   latter). Without it a real server does not return an empty result: the statement fails with
+//   Msg 300 "VIEW SERVER STATE permission was denied on object 'server', database 'master'." and
+//   Msg 297 "The user does not have permission to perform this action." (Database Engine errors
+//   297 and 300), and so does sqlsim, before running anything of the statement.
+// The tables hold the views and columns of the scenario's release (schema.ts viewsAt): a view or
+// column that release lacks gives 208/207 as there. The tables are tiny, so each time the
+// session's view of them changes they are refilled.
 
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { VIEWS, VIEW_BY_NAME, columnOf, sqliteDeclaration } from './schema.ts';
+import { VIEW_BY_NAME, columnOf, sqliteDeclaration, viewsAt, type ViewSpec } from './schema.ts';
 import { formatDatetime, normalize, parseDatetime, type Normalized, type Row, type Stored } from './scenarios.ts';
 import { errors, splitStatements, tokenize, translate, type SelectItem, type Statement } from './tsql.ts';
-import { SqlError, type Column, type Login, type QueryEngine, type ResultSet, type Scenario, type Session, type StatementResult, type Value } from './types.ts';
+import { SqlError, SqlErrors, type Column, type Login, type QueryEngine, type ResultSet, type Scenario, type Session, type StatementResult, type Value } from './types.ts';
 
 export { failover, loadScenario, scenarioFile, setDatabaseState, setMirroringState, setReplicaRole } from './scenarios.ts';
 
@@ -58,16 +66,28 @@ export class Catalog implements QueryEngine {
   /** the session of the statement running, for the session-dependent functions */
   private session: Session | null = null;
 
+  /** the views (and columns) of the scenario's release, as tables */
+  private views: ViewSpec[] = [];
+  private level = 0;
+
   constructor(scenario: Scenario) {
     this.db = new DatabaseSync(':memory:');
     this.db.exec("ATTACH DATABASE ':memory:' AS sys");
-    for (const view of VIEWS) {
+    this.registerFunctions();
+    this.load(scenario);
+  }
+
+  /** (Re)creates the tables for a release's catalog. */
+  private createTables(level: number): void {
+    for (const view of this.views) this.db.exec(`DROP TABLE sys."${view.name}"`);
+    this.inserts.clear();
+    this.views = viewsAt(level);
+    for (const view of this.views) {
       this.db.exec(`CREATE TABLE sys."${view.name}" (${view.columns.map(sqliteDeclaration).join(', ')})`);
       this.inserts.set(view.name, this.db.prepare(
         `INSERT INTO sys."${view.name}" VALUES (${view.columns.map(() => '?').join(', ')})`));
     }
-    this.registerFunctions();
-    this.load(scenario);
+    this.level = level;
   }
 
   get scenario(): Scenario {
@@ -79,6 +99,7 @@ export class Catalog implements QueryEngine {
     this.current = scenario;
     this.filledFor = '';
     this.cache.clear();
+    if (this.state.server.level !== this.level) this.createTables(this.state.server.level);
   }
 
   execute(sql: string, params: Record<string, Value>, session: Session): StatementResult[] {
@@ -102,7 +123,7 @@ export class Catalog implements QueryEngine {
     if (hit) return hit;
     const ctx = {
       params: new Set(paramNames),
-      views: new Map(VIEWS.map((v) => [v.name, new Map(v.columns.map((c) => [c.name, c.sqlType]))])),
+      views: new Map(this.views.map((v) => [v.name, new Map(v.columns.map((c) => [c.name, c.sqlType]))])),
       databases: new Set(this.state.rows.databases.map((d) => String(d.name).toLowerCase())),
     };
     const compiled = splitStatements(tokenize(sql)).map((tokens): Compiled => {
@@ -126,6 +147,13 @@ export class Catalog implements QueryEngine {
   // --- running ---------------------------------------------------------------------------------
 
   private run(c: Extract<Compiled, { kind: 'select' }>, params: Map<string, Value>, session: Session): ResultSet {
+    if ([...c.st.views].some((v) => v.startsWith('dm_')) && !permissionsOf(session.login).viewServerState) {
+      const permission = this.level >= 16 ? 'VIEW SERVER PERFORMANCE STATE' : 'VIEW SERVER STATE';
+      throw new SqlErrors([
+        new SqlError(300, `${permission} permission was denied on object 'server', database 'master'.`, 14, 1),
+        new SqlError(297, 'The user does not have permission to perform this action.', 16, 1),
+      ]);
+    }
     this.fill(session);
     const bind: Record<string, Stored> = {};
     for (const [name, placeholder] of c.st.params) bind[placeholder] = toStored(params.get(name) ?? null);
@@ -203,7 +231,7 @@ export class Catalog implements QueryEngine {
     };
     this.db.exec('BEGIN');
     try {
-      for (const view of VIEWS) {
+      for (const view of this.views) {
         this.db.exec(`DELETE FROM sys."${view.name}"`);
         const insert = this.inserts.get(view.name)!;
         for (const row of visible[view.name]) insert.run(...view.columns.map((c) => row[c.name]));
@@ -255,7 +283,7 @@ export class Catalog implements QueryEngine {
         servername: s.name, machinename: s.machineName, computernamephysicalnetbios: s.machineName,
         instancename: s.instanceName, productversion: s.productVersion, productmajorversion: major,
         productminorversion: s.productVersion.split('.')[1] ?? '0', productlevel: 'RTM', edition: s.edition,
-        engineedition: 3, ishadrenabled: s.isHadrEnabled ? 1 : 0, hadrmanagerstatus: s.isHadrEnabled ? 1 : 0,
+        engineedition: s.engineEdition, ishadrenabled: s.isHadrEnabled ? 1 : 0, hadrmanagerstatus: s.isHadrEnabled ? 1 : 0,
         isclustered: 0, collation: 'SQL_Latin1_General_CP1_CI_AS', issingleuser: 0, isintegratedsecurityonly: 0,
       };
       return props[String(prop).toLowerCase()] ?? null;
@@ -377,7 +405,7 @@ function datetimeArg(v: Stored): Date {
 }
 
 function versionString(productVersion: string, edition: string): string {
-  const years: Record<string, string> = { 11: '2012', 12: '2014', 13: '2016', 14: '2017', 15: '2019', 16: '2022', 17: '2025' };
+  const years: Record<string, string> = { 9: '2005', 10: '2008', 11: '2012', 12: '2014', 13: '2016', 14: '2017', 15: '2019', 16: '2022', 17: '2025' };
   const year = years[productVersion.split('.')[0]] ?? '2022';
   return `Microsoft SQL Server ${year} (RTM) - ${productVersion} (X64) \n\tJan 15 2024 09:30:00 \n\t` +
     `Copyright (C) ${year} Microsoft Corporation\n\t${edition} on Linux (Debian GNU/Linux 12 (bookworm)) <X64>`;

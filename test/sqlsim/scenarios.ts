@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { VIEWS, VIEW_BY_NAME, type ViewSpec } from './schema.ts';
+import { VIEWS, VIEW_BY_NAME, catalogLevel, type ViewSpec } from './schema.ts';
 import type { Login, Scenario, Value } from './types.ts';
 
 /** A value as stored in SQLite: bit → 0/1, datetime → 'YYYY-MM-DD hh:mm:ss.mmm', GUID → upper case. */
@@ -17,7 +17,11 @@ export interface ServerInfo {
   instanceName: string | null;
   productVersion: string;
   edition: string;
+  /** SERVERPROPERTY('EngineEdition'): 2 Standard, 3 Enterprise/Developer, 4 Express, 8 Managed Instance */
+  engineEdition: number;
   isHadrEnabled: boolean;
+  /** which release's catalog the server shows (schema.ts catalogLevel) */
+  level: number;
 }
 
 /** A scenario completed with every column of every view, as the server shows it to a sysadmin. */
@@ -292,8 +296,14 @@ export function normalize(scenario: Scenario): Normalized {
       is_primary_replica: primary ? 1 : 0,
       synchronization_state_desc: primary || sync ? 'SYNCHRONIZED' : 'SYNCHRONIZING',
       database_state_desc: local ? db.state_desc as string : null,
-      secondary_lag_seconds: primary ? null : 0,
+      // Filled on the primary for each remote secondary; NULL on a secondary's own (is_local = 1)
+      // row, as real secondaries show it (the page describes the column from the primary's side
+      // only and is silent on the secondary's own row: NULL, the side on which --max-lag fails).
+      secondary_lag_seconds: primary || local ? null : 0,
     });
+    if (local && !primary && g.secondary_lag_seconds !== undefined && g.secondary_lag_seconds !== null) {
+      throw new Error('scenario: secondary_lag_seconds on a secondary\'s own row is NULL on a real server; give redo_queue_size / redo_rate');
+    }
     if (!('is_commit_participant' in g)) row.is_commit_participant = sync && row.synchronization_state_desc === 'SYNCHRONIZED' ? 1 : 0;
     if (!('synchronization_health' in g) && !('synchronization_health_desc' in g)) {
       const state = row.synchronization_state_desc;
@@ -342,14 +352,22 @@ export function normalize(scenario: Scenario): Normalized {
     if (hadr && !('group_database_id' in given)) d.group_database_id = hadr.group_database_id;
   }
 
+  const productVersion = scenario.server.productVersion ?? '16.0.4165.4';
+  const engineEdition = scenario.server.engineEdition ?? 3;
+  const level = catalogLevel(productVersion, engineEdition);
+  if (level < 11 && (groups.length > 0 || scenario.server.isHadrEnabled)) {
+    throw new Error(`scenario: SQL Server ${productVersion} has no availability groups (they came with 2012, 11.x)`);
+  }
   return {
     server: {
       name: serverName,
       machineName,
       instanceName: scenario.server.instanceName !== undefined ? scenario.server.instanceName : namedInstance ?? null,
-      productVersion: scenario.server.productVersion ?? '16.0.4165.4',
-      edition: scenario.server.edition ?? 'Developer Edition (64-bit)',
+      productVersion,
+      edition: scenario.server.edition ?? (engineEdition === 8 ? 'SQL Azure' : 'Developer Edition (64-bit)'),
+      engineEdition,
       isHadrEnabled: scenario.server.isHadrEnabled ?? groups.length > 0,
+      level,
     },
     logins: scenario.logins,
     rows: {

@@ -29,6 +29,8 @@ export interface ColumnSpec {
   nullable: boolean;
   /** what a real server shows when the scenario leaves the column out (undefined = NULL or computed) */
   default?: Value;
+  /** the first major version that has the column (9 = 2005 … 17 = 2025); Infinity: not on SQL Server */
+  since: number;
 }
 
 export interface ViewSpec {
@@ -37,14 +39,21 @@ export interface ViewSpec {
   columns: ColumnSpec[];
   /** numeric code column → its codes; the description column is `<code>_desc` */
   codes: Record<string, Record<number, string>>;
+  /** the first major version that has the view */
+  since: number;
 }
 
-/** Parses `name type [not null] [= json]` lines. */
-function cols(text: string): ColumnSpec[] {
+/**
+ * Parses `name type [not null] [since N | synapse] [= json]` lines. `since N` is the "Applies to:
+ * SQL Server 20xx and later" of the column's row on its Learn page (a column without it is as old
+ * as the view); `synapse` marks a column that page gives to Azure Synapse Analytics only.
+ */
+function cols(text: string, viewSince: number): ColumnSpec[] {
   return text.trim().split('\n').map((line) => {
-    const m = /^\s*(\w+)\s+([\w(),]+)(\s+not null)?(?:\s*=\s*(.+))?\s*$/.exec(line);
+    const m = /^\s*(\w+)\s+([\w(),]+)(\s+not null)?(?:\s+since\s+(\d+)|\s+(synapse))?(?:\s*=\s*(.+))?\s*$/.exec(line);
     if (!m) throw new Error(`bad column line: ${line}`);
-    return { name: m[1], sqlType: m[2], nullable: !m[3], default: m[4] === undefined ? undefined : JSON.parse(m[4]) as Value };
+    const since = m[5] ? Infinity : m[4] ? Number(m[4]) : viewSince;
+    return { name: m[1], sqlType: m[2], nullable: !m[3], since, default: m[6] === undefined ? undefined : JSON.parse(m[6]) as Value };
   });
 }
 
@@ -84,7 +93,7 @@ export const VIEWS: ViewSpec[] = [
       page_verify_option tinyint
       page_verify_option_desc nvarchar(60) = "CHECKSUM"
       is_auto_create_stats_on bit = 1
-      is_auto_create_stats_incremental_on bit = 0
+      is_auto_create_stats_incremental_on bit since 12 = 0
       is_auto_update_stats_on bit = 1
       is_auto_update_stats_async_on bit = 0
       is_ansi_null_default_on bit = 0
@@ -103,7 +112,7 @@ export const VIEWS: ViewSpec[] = [
       is_db_chaining_on bit = 0
       is_parameterization_forced bit = 0
       is_master_key_encrypted_by_server bit not null = 0
-      is_query_store_on bit = 1
+      is_query_store_on bit since 13 = 1
       is_published bit not null = 0
       is_subscribed bit not null = 0
       is_merge_published bit not null = 0
@@ -114,39 +123,40 @@ export const VIEWS: ViewSpec[] = [
       log_reuse_wait tinyint
       log_reuse_wait_desc nvarchar(60) = "NOTHING"
       is_date_correlation_on bit not null = 0
-      is_cdc_enabled bit not null = 0
-      is_encrypted bit = 0
-      is_honor_broker_priority_on bit = 0
-      replica_id uniqueidentifier
-      group_database_id uniqueidentifier
-      resource_pool_id int
-      default_language_lcid smallint
-      default_language_name nvarchar(128)
-      default_fulltext_language_lcid int
-      default_fulltext_language_name nvarchar(128)
-      is_nested_triggers_on bit
-      is_transform_noise_words_on bit
-      two_digit_year_cutoff smallint
-      containment tinyint not null
-      containment_desc nvarchar(60) not null = "NONE"
-      target_recovery_time_in_seconds int = 60
-      delayed_durability int
-      delayed_durability_desc nvarchar(60) = "DISABLED"
-      is_memory_optimized_elevate_to_snapshot_on bit = 0
-      is_federation_member bit = 0
-      is_remote_data_archive_enabled bit = 0
-      is_mixed_page_allocation_on bit = 0
-      is_temporal_history_retention_enabled bit = 1
-      catalog_collation_type int not null
-      catalog_collation_type_desc nvarchar(60) = "DATABASE_DEFAULT"
-      physical_database_name nvarchar(128)
-      is_result_set_caching_on bit
-      is_accelerated_database_recovery_on bit = 0
-      is_tempdb_spill_to_remote_store bit
-      is_stale_page_detection_on bit
-      is_memory_optimized_enabled bit = 1
-      is_ledger_on bit = 0
-    `),
+      is_cdc_enabled bit not null since 10 = 0
+      is_encrypted bit since 10 = 0
+      is_honor_broker_priority_on bit since 10 = 0
+      replica_id uniqueidentifier since 11
+      group_database_id uniqueidentifier since 11
+      resource_pool_id int since 12
+      default_language_lcid smallint since 11
+      default_language_name nvarchar(128) since 11
+      default_fulltext_language_lcid int since 11
+      default_fulltext_language_name nvarchar(128) since 11
+      is_nested_triggers_on bit since 11
+      is_transform_noise_words_on bit since 11
+      two_digit_year_cutoff smallint since 11
+      containment tinyint not null since 11
+      containment_desc nvarchar(60) not null since 11 = "NONE"
+      target_recovery_time_in_seconds int since 11 = 60
+      delayed_durability int since 12
+      delayed_durability_desc nvarchar(60) since 12 = "DISABLED"
+      is_memory_optimized_elevate_to_snapshot_on bit since 12 = 0
+      is_federation_member bit since 11 = 0
+      is_remote_data_archive_enabled bit since 13 = 0
+      is_mixed_page_allocation_on bit since 13 = 0
+      is_temporal_history_retention_enabled bit since 14 = 1
+      catalog_collation_type int not null since 15
+      catalog_collation_type_desc nvarchar(60) since 15 = "DATABASE_DEFAULT"
+      physical_database_name nvarchar(128) since 15
+      is_result_set_caching_on bit synapse
+      is_accelerated_database_recovery_on bit since 15 = 0
+      is_tempdb_spill_to_remote_store bit synapse
+      is_stale_page_detection_on bit synapse
+      is_memory_optimized_enabled bit since 15 = 1
+      is_ledger_on bit since 16 = 0
+    `, 9),
+    since: 9,
     codes: {
       state: STATE,
       user_access: { 0: 'MULTI_USER', 1: 'SINGLE_USER', 2: 'RESTRICTED_USER' },
@@ -186,9 +196,10 @@ export const VIEWS: ViewSpec[] = [
       mirroring_connection_timeout int
       mirroring_redo_queue int
       mirroring_redo_queue_type nvarchar(60)
-      mirroring_end_of_log_lsn numeric(25,0)
-      mirroring_replication_lsn numeric(25,0)
-    `),
+      mirroring_end_of_log_lsn numeric(25,0) since 10
+      mirroring_replication_lsn numeric(25,0) since 10
+    `, 9),
+    since: 9,
     codes: {
       // 4 and 6 are both documented as SYNCHRONIZED; a description maps back to 4
       mirroring_state: { 0: 'SUSPENDED', 1: 'DISCONNECTED', 2: 'SYNCHRONIZING', 3: 'PENDING_FAILOVER', 4: 'SYNCHRONIZED', 5: 'UNSYNCHRONIZED', 6: 'SYNCHRONIZED' },
@@ -209,17 +220,18 @@ export const VIEWS: ViewSpec[] = [
       health_check_timeout int = 30000
       automated_backup_preference tinyint
       automated_backup_preference_desc nvarchar(60) = "SECONDARY"
-      version smallint = 4
-      basic_features bit = 0
-      dtc_support bit = 0
-      db_failover bit = 0
-      is_distributed bit = 0
-      cluster_type tinyint
-      cluster_type_desc nvarchar(60) = "WSFC"
-      required_synchronized_secondaries_to_commit int = 0
-      sequence_number bigint = 1
-      is_contained bit = 0
-    `),
+      version smallint since 13 = 4
+      basic_features bit since 13 = 0
+      dtc_support bit since 13 = 0
+      db_failover bit since 13 = 0
+      is_distributed bit since 13 = 0
+      cluster_type tinyint since 14
+      cluster_type_desc nvarchar(60) since 14 = "WSFC"
+      required_synchronized_secondaries_to_commit int since 14 = 0
+      sequence_number bigint since 14 = 1
+      is_contained bit since 16 = 0
+    `, 11),
+    since: 11,
     codes: {
       automated_backup_preference: { 0: 'PRIMARY', 1: 'SECONDARY_ONLY', 2: 'SECONDARY', 3: 'NONE' },
       cluster_type: { 0: 'WSFC', 1: 'EXTERNAL', 2: 'NONE' },
@@ -248,10 +260,11 @@ export const VIEWS: ViewSpec[] = [
       modify_date datetime = "2024-01-15 09:30:00.000"
       backup_priority int = 50
       read_only_routing_url nvarchar(256)
-      read_write_routing_url nvarchar(256)
-      seeding_mode tinyint
-      seeding_mode_desc nvarchar(60) = "MANUAL"
-    `),
+      read_write_routing_url nvarchar(256) since 15
+      seeding_mode tinyint since 13
+      seeding_mode_desc nvarchar(60) since 13 = "MANUAL"
+    `, 11),
+    since: 11,
     codes: {
       availability_mode: { 0: 'ASYNCHRONOUS_COMMIT', 1: 'SYNCHRONOUS_COMMIT', 4: 'CONFIGURATION_ONLY' },
       failover_mode: { 0: 'AUTOMATIC', 1: 'MANUAL' },
@@ -280,7 +293,8 @@ export const VIEWS: ViewSpec[] = [
       last_connect_error_number int
       last_connect_error_description nvarchar(1024)
       last_connect_error_timestamp datetime
-    `),
+    `, 11),
+    since: 11,
     codes: {
       role: { 0: 'RESOLVING', 1: 'PRIMARY', 2: 'SECONDARY' },
       operational_state: { 0: 'PENDING_FAILOVER', 1: 'PENDING', 2: 'ONLINE', 3: 'OFFLINE', 4: 'FAILED', 5: 'FAILED_NO_QUORUM' },
@@ -298,7 +312,7 @@ export const VIEWS: ViewSpec[] = [
       replica_id uniqueidentifier
       group_database_id uniqueidentifier
       is_local bit = 1
-      is_primary_replica bit
+      is_primary_replica bit since 12
       synchronization_state tinyint
       synchronization_state_desc nvarchar(60)
       is_commit_participant bit
@@ -328,8 +342,9 @@ export const VIEWS: ViewSpec[] = [
       last_commit_lsn numeric(25,0)
       last_commit_time datetime = "2024-06-01 12:00:00.000"
       low_water_mark_for_ghosts bigint = 0
-      secondary_lag_seconds bigint
-    `),
+      secondary_lag_seconds bigint since 13
+    `, 11),
+    since: 11,
     codes: {
       synchronization_state: { 0: 'NOT SYNCHRONIZING', 1: 'SYNCHRONIZING', 2: 'SYNCHRONIZED', 3: 'REVERTING', 4: 'INITIALIZING' },
       synchronization_health: HEALTH,
@@ -353,7 +368,8 @@ export const VIEWS: ViewSpec[] = [
       secondary_recovery_health_desc nvarchar(60)
       synchronization_health tinyint
       synchronization_health_desc nvarchar(60)
-    `),
+    `, 11),
+    since: 11,
     codes: {
       primary_recovery_health: RECOVERY_HEALTH,
       secondary_recovery_health: RECOVERY_HEALTH,
@@ -394,4 +410,51 @@ export function sqliteDeclaration(c: ColumnSpec): string {
   // names and descriptions compare case-insensitively, as under SQL Server's default CI collation
   const collate = /char|sysname/i.test(c.sqlType) ? ' COLLATE NOCASE' : '';
   return `"${c.name}" ${declared}${collate}${c.nullable ? '' : ' NOT NULL'}`;
+}
+
+// --- versions -------------------------------------------------------------------------------------
+// What each release's catalog has: a view or column a release lacks is absent from that server's
+// catalog, so naming it raises 208 (Invalid object name) or 207 (Invalid column name), as there.
+//   - the availability-group views and DMVs and sys.databases.replica_id / group_database_id came
+//     with SQL Server 2012 (11.x) ("Applies to: SQL Server 2012 (11.x) and later" on each page; the
+//     2012 pages under learn.microsoft.com/previous-versions/sql/sql-server-2012 list their columns);
+//   - later columns carry the "Applies to" of their row on the view's page (the `since` above), e.g.
+//     sys.dm_hadr_database_replica_states.is_primary_replica 2014, secondary_lag_seconds 2016;
+//     sys.availability_groups.is_distributed 2016, cluster_type 2017, is_contained 2022;
+//   - sys.database_mirroring is there since SQL Server 2005 SP1 with its witness and safety columns.
+// Azure SQL Managed Instance reports ProductMajorVersion 12 (SERVERPROPERTY, "ProductVersion":
+// "Azure SQL Database and Azure SQL Managed Instance return 12.x"), with EngineEdition 8, while its
+// catalog is that of the newest SQL Server ("always-up-to-date"): sqlsim gives it the newest level.
+
+/** Major version → release name, for messages. */
+export const RELEASES: Record<number, string> = {
+  9: '2005', 10: '2008', 11: '2012', 12: '2014', 13: '2016', 14: '2017', 15: '2019', 16: '2022', 17: '2025',
+};
+export const NEWEST_LEVEL = 17;
+
+/** The catalog level of a server: its major version, or the newest for Managed Instance (EngineEdition 8). */
+export function catalogLevel(productVersion: string, engineEdition: number): number {
+  if (engineEdition === 8) return NEWEST_LEVEL;
+  const major = Number.parseInt(productVersion.split('.')[0], 10);
+  if (!(major in RELEASES)) throw new Error(`scenario: productVersion ${productVersion} is not a SQL Server release sqlsim models (9..17)`);
+  return major;
+}
+
+/** The views and columns a server of this catalog level has. */
+export function viewsAt(level: number): ViewSpec[] {
+  return VIEWS.filter((v) => v.since <= level).map((v) => ({ ...v, columns: v.columns.filter((c) => c.since <= level) }));
+}
+
+/**
+ * The TDS version a server of this major version answers in LOGINACK (MS-TDS 2.2.7.14 LOGINACK,
+ * TDSVersion: 0x72090002 SQL Server 2005, 0x730A0003 SQL Server 2008, 0x730B0003 SQL Server 2008 R2,
+ * 0x74000004 SQL Server 2012 and later). A client that asks for a higher version is answered with
+ * the server's own (MS-TDS 2.2.6.4 LOGIN7, TDSVersion: "the server ... responds with the highest
+ * TDS version it supports").
+ */
+export function tdsVersionOf(productVersion: string): number {
+  const [major, minor] = productVersion.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  if (major <= 9) return 0x72090002;
+  if (major === 10) return minor >= 50 ? 0x730b0003 : 0x730a0003;
+  return 0x74000004;
 }

@@ -5,8 +5,9 @@
 import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Login, QueryEngine, ResultSet, Scenario, Session, StatementResult, Value } from './types.ts';
-import { SqlError } from './types.ts';
+import { SqlError, SqlErrors } from './types.ts';
 import { Catalog, failover } from './catalog.ts';
+import { tdsVersionOf } from './schema.ts';
 import { checkFault, type Fault, type FaultPhase } from './faults.ts';
 import { DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE, MIN_PACKET_SIZE, PacketReader, PacketType, PacketWriter, ProtocolError, Status, hex, type Message } from './tds/packets.ts';
 import { Encrypt, buildPrelogin, negotiateEncryption, parsePrelogin, type EncryptionMode } from './tds/prelogin.ts';
@@ -280,6 +281,9 @@ class Connection {
       if (chunk[0] === 0x16) {
         // A TLS ClientHello first: TDS 8.0 (MS-TDS 3.3.5.1).
         if (this.sim.encryption === 'none') return this.protocolError('TLS ClientHello but the server has no certificate');
+        // TDS 8.0 came with SQL Server 2022 (16.x) ("TDS 8.0", Microsoft Learn: SQL Server 2022 and
+        // later); an older server reads the ClientHello as a malformed PRELOGIN and closes.
+        if (this.version()[0] < 16) return this.protocolError(`TLS ClientHello, but SQL Server ${this.productVersion()} has no TDS 8.0`);
         if (this.fault?.name === 'tls-handshake-failure') return this.failHandshake(false);
         this.startTls(true);
       } else if (this.sim.encryption === 'strict') {
@@ -447,8 +451,12 @@ class Connection {
     }
   }
 
+  private productVersion(): string {
+    return this.sim.engine.scenario.server.productVersion ?? '16.0.4135.4';
+  }
+
   private version(): [number, number, number, number] {
-    const parts = (this.sim.engine.scenario.server.productVersion ?? '16.0.4135.4').split('.').map((p) => Number.parseInt(p, 10) || 0);
+    const parts = this.productVersion().split('.').map((p) => Number.parseInt(p, 10) || 0);
     return [parts[0] ?? 16, parts[1] ?? 0, parts[2] ?? 0, parts[3] ?? 0];
   }
 
@@ -616,7 +624,7 @@ class Connection {
       info(5703, 1, 'Changed language setting to us_english.'),
     );
     const [major, minor, build] = this.version();
-    const tdsVersion = f?.name === 'wrong-tds-version' ? (f.version ?? 0x07000000) : T.TDS_7_4;
+    const tdsVersion = f?.name === 'wrong-tds-version' ? (f.version ?? 0x07000000) : answeredTdsVersion(this.productVersion(), login.tdsVersion);
     tokens.push(T.loginAck(tdsVersion, 'Microsoft SQL Server', [major, minor, build]));
     if (login.features.size > 0) {
       const acks: [number, Buffer][] = [];
@@ -806,13 +814,23 @@ class Connection {
   }
 
   private errorTokens(error: SqlError, endToken: number, more = false): Buffer {
-    const tokens = [T.message({ number: error.number, state: error.state, severity: error.severity, message: error.message, serverName: this.serverName() })];
+    const tokens = (error instanceof SqlErrors ? error.all : [error]).map((e) =>
+      T.message({ number: e.number, state: e.state, severity: e.severity, message: e.message, serverName: this.serverName() }));
     if (endToken === T.Token.DONEPROC) tokens.push(T.returnStatus(error.number === 2812 ? -6 : 1));
     tokens.push(T.done(endToken, T.DoneStatus.ERROR | (more ? T.DoneStatus.MORE : 0), endToken === T.Token.DONEPROC ? T.CurCmd.EXECUTE : T.CurCmd.NONE, 0));
     // Severity 20 and above ends the connection on a real server.
     if (error.severity >= 20) setTimeout(() => this.endGracefully(), 20);
     return Buffer.concat(tokens);
   }
+}
+
+/**
+ * The TDS version of LOGINACK: the server's own, or the client's when that is lower (MS-TDS 2.2.7.14).
+ * A TDS 8.0 client (0x08000000 in LOGIN7, below 7.x numerically) logs in to a 2022+ server as 7.4.
+ */
+function answeredTdsVersion(productVersion: string, asked: number): number {
+  const own = tdsVersionOf(productVersion);
+  return asked < 0x70000000 ? own : Math.min(own, asked);
 }
 
 export interface MirroredPair {

@@ -311,7 +311,7 @@ export interface TranslateContext {
 }
 
 export type Statement =
-  | { kind: 'select'; sql: string; params: Map<string, string>; items: SelectItem[]; outerJoin: boolean; aliases: Set<string>; lastToken: string }
+  | { kind: 'select'; sql: string; params: Map<string, string>; items: SelectItem[]; outerJoin: boolean; aliases: Set<string>; views: Set<string>; lastToken: string }
   | { kind: 'set' }
   | { kind: 'use'; database: string };
 
@@ -334,6 +334,8 @@ class Translator {
   readonly aliases = new Set<string>();
   /** alias (lower case) → catalog view name, for typing column references */
   private readonly aliasViews = new Map<string, string>();
+  /** every catalog view the statement reads (for the permission each needs) */
+  readonly views = new Set<string>();
   private readonly ctes = new Set<string>();
   outerJoin = false;
   items: SelectItem[] | null = null;
@@ -590,6 +592,7 @@ class Translator {
       out.push(quoteIdent(parts[0]));
     } else if (parts.length === 2 && parts[0].toLowerCase() === 'sys' && this.ctx.views.has(parts[1].toLowerCase())) {
       view = parts[1].toLowerCase();
+      this.views.add(view);
       out.push(`sys.${quoteIdent(view)}`);
     } else {
       throw errors.invalidObject(written);
@@ -858,6 +861,6 @@ export function translate(tokens: Token[], ctx: TranslateContext): Statement {
   const sql = tr.statement();
   return {
     kind: 'select', sql, params: tr.params, items: tr.items ?? [], outerJoin: tr.outerJoin,
-    aliases: tr.aliases, lastToken: tokens[tokens.length - 1].text,
+    aliases: tr.aliases, views: new Set(tr.views), lastToken: tokens[tokens.length - 1].text,
   };
 }

@@ -48,6 +48,15 @@ export class SqlError extends Error {
   }
 }
 
+/** Several errors for one statement, sent as one ERROR token each (e.g. Msg 300 then Msg 297). */
+export class SqlErrors extends SqlError {
+  readonly all: SqlError[];
+  constructor(all: SqlError[]) {
+    super(all[0].number, all[0].message, all[0].severity, all[0].state);
+    this.all = all;
+  }
+}
+
 /** One login of the scenario. */
 export interface Login {
   name: string;
@@ -83,6 +92,8 @@ export interface Scenario {
     name: string; // @@SERVERNAME, SERVERPROPERTY('ServerName')
     productVersion?: string; // SERVERPROPERTY('ProductVersion'), e.g. 16.0.4135.4
     edition?: string;
+    /** SERVERPROPERTY('EngineEdition'); 8 = Azure SQL Managed Instance (catalog of the newest release) */
+    engineEdition?: number;
     isHadrEnabled?: boolean;
     instanceName?: string | null; // SERVERPROPERTY('InstanceName'); null for the default instance
   };
