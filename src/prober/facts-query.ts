@@ -125,6 +125,7 @@ export function queryFacts(conn: Connection, databases: string[], catalog: Catal
     databases.forEach((name, i) => request.addParameter(`db${i}`, TYPES.NVarChar, name, { length: 128 }));
     request.on('columnMetadata', (cols: Array<{ colName: string }> | Record<string, { colName: string }>) => {
       resultSets++;
+      if (resultSets > 1) problem ??= protocol(`expected one result set, got ${resultSets}`);
       const names = new Set((Array.isArray(cols) ? cols : Object.values(cols)).map((c) => c.colName));
       const missing = ['ord', ...expected].filter((c) => !names.has(c));
       if (missing.length > 0) problem ??= protocol(`result lacks column ${missing.join(', ')}`);
@@ -143,12 +144,12 @@ export function queryFacts(conn: Connection, databases: string[], catalog: Catal
           return;
         }
         // Another local availability-group row of the same database (a distributed availability
-        // group): the same database columns, another group. Anything else is not an answer.
+        // group): the same database columns, another group. Any other extra row is only counted,
+        // and the verdict fails the database for it.
         const record = f as unknown as Record<string, unknown>;
-        const differs = expected.filter((c) => !GROUP_SET.has(c) && record[c] !== row[c]);
-        if (differs.length > 0 || row.group_id === null || f.group_id === null || groupsOf(f).some((g) => g.group_id === row.group_id)) {
-          throw protocol(`the server returned ${f.rows} rows for database ${JSON.stringify(f.requested)} that are not rows of distinct availability groups`);
-        }
+        const sameDatabase = expected.every((c) => GROUP_SET.has(c) || record[c] === row[c]);
+        const newGroup = row.group_id !== null && f.group_id !== null && !groupsOf(f).some((g) => g.group_id === row.group_id);
+        if (!sameDatabase || !newGroup || f.rows !== 1 + f.more_groups.length + 1) return;
         f.more_groups.push(Object.fromEntries(GROUP_COLUMNS.map((c) => [c, row[c]])) as unknown as GroupFacts);
       } catch (err) {
         problem = err instanceof ProbeFailure ? err : protocol(String(err));
