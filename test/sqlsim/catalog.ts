@@ -390,9 +390,10 @@ export class Catalog implements QueryEngine {
     });
   }
 
+  /** Not writable here: the local replica is a secondary of one of the database's groups (for a
+   *  forwarder of a distributed availability group: of the distributed one). */
   private isLocalSecondary(db: Row): boolean {
-    const local = this.state.rows.dm_hadr_database_replica_states.find((r) => r.is_local === 1 && r.database_id === db.database_id);
-    return local !== undefined && local.is_primary_replica !== 1;
+    return this.state.rows.dm_hadr_database_replica_states.some((r) => r.is_local === 1 && r.database_id === db.database_id && r.is_primary_replica !== 1);
   }
 }
 

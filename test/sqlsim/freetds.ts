@@ -18,9 +18,9 @@ export interface TsqlRun {
  * The statements follow, each ended by "go". Bounded by `limitMs`.
  */
 export function tsql(opts: { host: string; port: number; user: string; password: string; encryption: 'off' | 'request' | 'require';
-  database?: string; statements: string[]; dir: string; limitMs?: number }): Promise<TsqlRun> {
+  database?: string; statements: string[]; dir: string; limitMs?: number; tdsVersion?: string }): Promise<TsqlRun> {
   const conf = join(opts.dir, `freetds-${opts.port}-${opts.encryption}.conf`);
-  writeFileSync(conf, `[sim]\n\thost = ${opts.host}\n\tport = ${opts.port}\n\ttds version = 7.4\n\tencryption = ${opts.encryption}\n`);
+  writeFileSync(conf, `[sim]\n\thost = ${opts.host}\n\tport = ${opts.port}\n\ttds version = ${opts.tdsVersion ?? '7.4'}\n\tencryption = ${opts.encryption}\n`);
   const args = ['-S', 'sim', '-U', opts.user, ...(opts.database ? ['-D', opts.database] : [])];
   return new Promise((resolve) => {
     const child = spawn('tsql', args, {

@@ -251,13 +251,23 @@ export function normalize(scenario: Scenario): Normalized {
     if (typeof g.group_id !== 'string') throw new Error('scenario: availability_groups rows need group_id');
     return complete(spec('availability_groups'), g, { name: `AG${k + 1}`, resource_id: stableGuid(`res:${g.group_id}`), resource_group_id: stableGuid(`rg:${g.group_id}`) });
   });
+  // A distributed availability group's replicas are availability groups: its sys.availability_replicas
+  // rows name them in replica_server_name ("Distributed availability groups", Microsoft Learn; "the
+  // replica_server_name ... is the name of the availability group" for a distributed group), and
+  // this server's replica of it is the group this server is a replica of.
+  const localGroupNames = new Set((scenario.availability_groups ?? [])
+    .filter((g) => (scenario.availability_replicas ?? []).some((r) => lower(r.group_id) === lower(g.group_id) && isLocalServer(r.replica_server_name)))
+    .map((g) => lower(g.name)));
+  const isDistributed = (groupId: Value) => (scenario.availability_groups ?? []).some((g) => lower(g.group_id) === lower(groupId) && (g.is_distributed === true || g.is_distributed === 1));
+  const isLocalReplica = (r: Given) => isLocalServer(r.replica_server_name) ||
+    (isDistributed(r.group_id) && localGroupNames.has(lower(r.replica_server_name)));
   const replicaGiven = new Map<string, Given>();
   const replicas = (scenario.availability_replicas ?? []).map((r, k) => {
     if (typeof r.replica_id !== 'string' || typeof r.group_id !== 'string' || typeof r.replica_server_name !== 'string') {
       throw new Error('scenario: availability_replicas rows need replica_id, group_id and replica_server_name');
     }
     replicaGiven.set(lower(r.replica_id), r);
-    const local = isLocalServer(r.replica_server_name);
+    const local = isLocalReplica(r);
     return complete(spec('availability_replicas'), r, {
       replica_metadata_id: local ? 65536 + k : null,
       endpoint_url: `TCP://${r.replica_server_name.split('\\')[0].toLowerCase()}.example:5022`,
@@ -286,7 +296,7 @@ export function normalize(scenario: Scenario): Normalized {
   const dbStates = (scenario.dm_hadr_database_replica_states ?? []).map((g) => {
     const db = dbOf(g.database_id, 'dm_hadr_database_replica_states');
     const replica = replicaOf(g.replica_id, 'dm_hadr_database_replica_states');
-    const local = isLocalServer(replica.replica_server_name);
+    const local = isLocalReplica(replica as Given);
     const primary = roleOf.get(lower(replica.replica_id)) === 'PRIMARY';
     const sync = replica.availability_mode_desc === 'SYNCHRONOUS_COMMIT';
     const row = complete(spec('dm_hadr_database_replica_states'), g, {
@@ -316,7 +326,7 @@ export function normalize(scenario: Scenario): Normalized {
   // sys.dm_hadr_availability_replica_states, with the rollups of its databases
   const replicaStates = stateGiven.map((g) => {
     const replica = replicaOf(g.replica_id, 'dm_hadr_availability_replica_states');
-    const local = isLocalServer(replica.replica_server_name);
+    const local = isLocalReplica(replica as Given);
     const mine = dbStates.filter((d) => lower(d.replica_id) === lower(replica.replica_id));
     const worst = Math.min(2, ...mine.map((d) => d.synchronization_health as number));
     return complete(spec('dm_hadr_availability_replica_states'), g, {

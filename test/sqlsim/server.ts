@@ -626,9 +626,12 @@ class Connection {
     const [major, minor, build] = this.version();
     const tdsVersion = f?.name === 'wrong-tds-version' ? (f.version ?? 0x07000000) : answeredTdsVersion(this.productVersion(), login.tdsVersion);
     tokens.push(T.loginAck(tdsVersion, 'Microsoft SQL Server', [major, minor, build]));
-    if (login.features.size > 0) {
+    // FEATUREEXTACK came with TDS 7.4 (MS-TDS 2.2.7.11); a 7.2/7.3 server ignores the client's
+    // FeatureExt and sends none (a 7.3 client would read 0xAE as another token). UTF-8 support is
+    // acknowledged from SQL Server 2019 (15.x) on (MS-TDS 2.2.7.11, UTF8_SUPPORT).
+    if (login.features.size > 0 && tdsVersion >= T.TDS_7_4) {
       const acks: [number, Buffer][] = [];
-      if (login.features.has(Feature.UTF8_SUPPORT)) acks.push([Feature.UTF8_SUPPORT, Buffer.from([1])]);
+      if (login.features.has(Feature.UTF8_SUPPORT) && major >= 15) acks.push([Feature.UTF8_SUPPORT, Buffer.from([1])]);
       tokens.push(T.featureExtAck(acks));
     }
     tokens.push(T.envChangeText(T.EnvChange.PACKET_SIZE, String(this.negotiatedPacketSize), String(DEFAULT_PACKET_SIZE)));
@@ -641,7 +644,7 @@ class Connection {
     this.session = { login: account, database, appName: login.appName || undefined };
     // stall-after-login aimed at a kind of request stalls when one arrives, not here
     this.state = f?.name === 'stall-after-login' && f.on === undefined ? 'stalled' : 'ready';
-    this.sim.log(`${this.name}: '${userName}' logged in to ${database} (packet size ${this.negotiatedPacketSize})`);
+    this.sim.log(`${this.name}: '${userName}' logged in to ${database} (packet size ${this.negotiatedPacketSize}, TDS 0x${tdsVersion.toString(16).padStart(8, '0')})`);
   }
 
   /** SQL Server names the failover partner at login when the database is a mirroring principal. */
