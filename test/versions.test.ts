@@ -36,6 +36,8 @@ function at(base: string, r: Release): Scenario {
   s.server = { ...s.server, productVersion: r.productVersion, ...(r.engineEdition ? { engineEdition: r.engineEdition } : {}) };
   // a server without availability groups has no HADR to enable
   if (!r.hadr) delete s.server.isHadrEnabled;
+  // the least a check's login can have: public's VIEW ANY DATABASE and nothing else
+  s.logins = [...s.logins, { name: 'lbcheck', password: 'Sim-Lbcheck-Passw0rd', viewAnyDatabase: true }];
   return s;
 }
 
@@ -70,7 +72,7 @@ for (const r of RELEASES) {
       const [p, m] = [await start(at('principal', r)), await start(at('mirror', r))];
       sims.push(p, m);
       for (const bin of bins) {
-        const onPrincipal = await check(bin, p, 'monitor', 'appdb');
+        const onPrincipal = await check(bin, p, 'lbcheck', 'appdb');
         assert.equal(onPrincipal.status, 0, `${bin} on the principal: ${onPrincipal.reason}`);
         assert.match(onPrincipal.reason, /mirroring PRINCIPAL, SYNCHRONIZED/);
         const onMirror = await check(bin, m, 'sa', 'appdb');
@@ -93,10 +95,12 @@ for (const r of RELEASES) {
         const c = await check('x64', sec, 'monitor_full', 'agdb', ['--role', 'secondary', '--max-lag', '10']);
         assert.equal(c.status, 0, c.reason);
         assert.match(c.reason, /lag 0 s/);
-        // without VIEW SERVER STATE the DMVs raise Msg 300: the check fails and says which GRANT fixes it
-        const d = await check('x64', p, 'nobody', 'agdb');
+        // without VIEW SERVER STATE the batch leaves the DMVs alone (they would raise Msg 300): a
+        // database in a group fails with the GRANT that fixes it, a standalone one needs none
+        const d = await check('x64', p, 'lbcheck', 'agdb');
         assert.equal(d.status, 1);
-        assert.match(d.reason, /error 300\).*GRANT VIEW SERVER STATE TO \[nobody\]/);
+        assert.match(d.reason, /no availability-group rows are visible: .*GRANT VIEW SERVER STATE TO \[lbcheck\]/);
+        assert.equal((await check('x64', p, 'lbcheck', 'localonly', ['--role', 'online'])).status, 0, 'a database in no group');
       });
     } else {
       test('no availability groups on this release: sqlsim refuses a scenario that has one', async () => {
@@ -105,6 +109,20 @@ for (const r of RELEASES) {
     }
   });
 }
+
+test('Msg 300 all the same (a DENY on a DMV, say): the check fails and names the GRANT', async () => {
+  const s = at('ag-primary', RELEASES.find((x) => x.name === '2019')!);
+  const log: string[] = [];
+  const sim = await startSqlSim({ scenario: s, log: (l) => log.push(l),
+    fault: { name: 'query-error', on: 'rpc', number: 300, severity: 14, message: "VIEW SERVER STATE permission was denied on object 'server', database 'master'." } });
+  try {
+    const r = await check('x64', { sim, log, password: (l) => s.logins.find((x) => x.name === l)!.password }, 'monitor', 'agdb');
+    assert.equal(r.status, 1);
+    assert.match(r.reason, /^query failed \(error 300\): VIEW SERVER STATE permission was denied .* GRANT VIEW SERVER STATE TO \[monitor\]$/);
+  } finally {
+    await sim.close();
+  }
+});
 
 describe('FreeTDS tsql sees what each release lacks', { skip: haveTsql() ? false : 'tsql (freetds-bin) is not installed: make deps' }, () => {
   let dir: string;

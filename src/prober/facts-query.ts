@@ -21,22 +21,26 @@ export function catalogFor(tdsVersion: string | undefined): Catalog {
   return tdsVersion === undefined || tdsVersion >= '7_4' || tdsVersion === '8_0' ? 'hadr' : 'mirroring-only';
 }
 
-/** The SQL for n requested databases. The only variable parts are the parameter names and the catalog. */
+/**
+ * The SQL for n requested databases. The only variable parts are the parameter names and the
+ * catalog. On a server with availability groups the batch reads the HADR DMVs only when the login
+ * holds VIEW SERVER STATE (without it they raise Msg 300): otherwise sys.databases.replica_id still
+ * tells that a database is in a group, and the verdict fails it with the GRANT that would show
+ * the rest, while mirrored and standalone databases need no such grant.
+ */
 export function factsSql(n: number, catalog: Catalog = 'hadr'): string {
   const requested = Array.from({ length: n }, (_, i) =>
     i === 0 ? 'SELECT 0 AS ord, @db0 AS name' : `SELECT ${i}, @db${i}`).join(' UNION ALL ');
-  const database = `SELECT r.ord,
+  const select = `SELECT r.ord,
   d.database_id, d.name, d.state_desc, d.is_read_only, d.user_access_desc,
   DATABASEPROPERTYEX(d.name, N'Updateability') AS updateability,
   m.mirroring_guid, m.mirroring_role_desc, m.mirroring_state_desc`;
-  if (catalog === 'mirroring-only') {
-    return `${database}
-FROM (${requested}) AS r
+  const from = `FROM (${requested}) AS r
 LEFT JOIN sys.databases AS d ON d.name = r.name
-LEFT JOIN sys.database_mirroring AS m ON m.database_id = d.database_id
-ORDER BY r.ord`;
-  }
-  return `${database},
+LEFT JOIN sys.database_mirroring AS m ON m.database_id = d.database_id`;
+  if (catalog === 'mirroring-only') return `${select}\n${from}\nORDER BY r.ord`;
+  return `IF HAS_PERMS_BY_NAME(NULL, NULL, N'VIEW SERVER STATE') = 1
+${select},
   d.replica_id AS db_replica_id,
   ag.name AS ag_name,
   drs.group_id, drs.replica_id, drs.synchronization_state_desc, drs.synchronization_health_desc,
@@ -44,14 +48,17 @@ ORDER BY r.ord`;
   ars.role_desc, ars.operational_state_desc, ars.connected_state_desc,
   ars.synchronization_health_desc AS replica_synchronization_health_desc,
   ar.secondary_role_allow_connections_desc, ar.availability_mode_desc
-FROM (${requested}) AS r
-LEFT JOIN sys.databases AS d ON d.name = r.name
-LEFT JOIN sys.database_mirroring AS m ON m.database_id = d.database_id
+${from}
 LEFT JOIN sys.dm_hadr_database_replica_states AS drs ON drs.database_id = d.database_id AND drs.is_local = 1
 LEFT JOIN sys.dm_hadr_availability_replica_states AS ars ON ars.replica_id = drs.replica_id
 LEFT JOIN sys.availability_replicas AS ar ON ar.replica_id = drs.replica_id
 LEFT JOIN sys.availability_groups AS ag ON ag.group_id = drs.group_id
-ORDER BY r.ord, drs.group_id`;
+ORDER BY r.ord, drs.group_id
+ELSE
+${select},
+  d.replica_id AS db_replica_id
+${from}
+ORDER BY r.ord`;
 }
 
 type Kind = 'int' | 'text' | 'bool';
@@ -67,9 +74,10 @@ const COLUMNS: Record<Exclude<keyof DatabaseFacts, 'requested' | 'rows' | 'more_
   secondary_role_allow_connections_desc: 'text', availability_mode_desc: 'text',
 };
 
-/** The columns the mirroring-only query has; the others stay NULL. */
+/** The columns of the mirroring-only query, and of the query for a login without VIEW SERVER STATE; the others stay NULL. */
 const MIRRORING_ONLY = ['database_id', 'name', 'state_desc', 'is_read_only', 'user_access_desc', 'updateability',
   'mirroring_guid', 'mirroring_role_desc', 'mirroring_state_desc'];
+const WITHOUT_SERVER_STATE = [...MIRRORING_ONLY, 'db_replica_id'];
 const GROUP_SET = new Set<string>(GROUP_COLUMNS);
 
 const protocol = (message: string) => new ProbeFailure({ code: 'PROTOCOL', message });
@@ -102,7 +110,8 @@ interface Column {
 }
 
 export function queryFacts(conn: Connection, databases: string[], catalog: Catalog = 'hadr'): Promise<DatabaseFacts[]> {
-  const expected = catalog === 'hadr' ? Object.keys(COLUMNS) : MIRRORING_ONLY;
+  // which branch of the batch answered shows in its columns
+  let expected = catalog === 'hadr' ? Object.keys(COLUMNS) : MIRRORING_ONLY;
   return new Promise((resolve, reject) => {
     const facts = databases.map((name) => noFacts(name));
     let problem: ProbeFailure | undefined;
@@ -127,6 +136,7 @@ export function queryFacts(conn: Connection, databases: string[], catalog: Catal
       resultSets++;
       if (resultSets > 1) problem ??= protocol(`expected one result set, got ${resultSets}`);
       const names = new Set((Array.isArray(cols) ? cols : Object.values(cols)).map((c) => c.colName));
+      if (catalog === 'hadr' && !names.has('group_id') && names.size === 1 + WITHOUT_SERVER_STATE.length) expected = WITHOUT_SERVER_STATE;
       const missing = ['ord', ...expected].filter((c) => !names.has(c));
       if (missing.length > 0) problem ??= protocol(`result lacks column ${missing.join(', ')}`);
     });

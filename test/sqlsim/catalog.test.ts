@@ -314,6 +314,20 @@ describe('permissions like the real server', () => {
     }
   });
 
+  test('IF … ELSE runs one branch: the DMVs only for a login that may read them', () => {
+    const c = catalog('ag-primary');
+    const sql = `IF HAS_PERMS_BY_NAME(NULL, NULL, N'VIEW SERVER STATE') = 1
+      SELECT COUNT(*) AS n FROM sys.dm_hadr_database_replica_states
+    ELSE
+      SELECT -1 AS n`;
+    assert.deepEqual(query(c, sql, {}, 'monitor').rows, [[3]]);
+    assert.deepEqual(query(c, sql, {}, 'nobody').rows, [[-1]]);
+    assert.equal(c.execute('IF 1 = 0 SELECT 1 AS n', {}, session(c.scenario, 'monitor', 'master')).length, 0, 'no ELSE: no result');
+    // both branches are compiled: an invalid column in the one not taken still fails the batch
+    assert.throws(() => query(c, 'IF 1 = 1 SELECT 1 AS n ELSE SELECT no_such_column FROM sys.databases', {}, 'monitor'), /Invalid column name 'no_such_column'/);
+    assert.throws(() => query(c, 'IF 1 = 1 BEGIN SELECT 1 END', {}, 'monitor'), /sqlsim does not support/);
+  });
+
   test('sessions with different logins on one catalog each see their own view', () => {
     const c = catalog('mirror');
     const sql = "SELECT mirroring_role_desc FROM sys.database_mirroring WHERE database_id = DB_ID(N'appdb')";

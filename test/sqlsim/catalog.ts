@@ -23,7 +23,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { VIEW_BY_NAME, columnOf, sqliteDeclaration, viewsAt, type ViewSpec } from './schema.ts';
 import { formatDatetime, normalize, parseDatetime, type Normalized, type Row, type Stored } from './scenarios.ts';
-import { errors, splitStatements, tokenize, translate, type SelectItem, type Statement } from './tsql.ts';
+import { STATEMENT_STARTS, errors, splitStatements, tokenize, translate, type SelectItem, type Statement, type Token } from './tsql.ts';
 import { SqlError, SqlErrors, type Column, type Login, type QueryEngine, type ResultSet, type Scenario, type Session, type StatementResult, type Value } from './types.ts';
 
 export { failover, loadScenario, scenarioFile, setDatabaseState, setMirroringState, setReplicaRole } from './scenarios.ts';
@@ -50,7 +50,8 @@ export function permissionsOf(login: Login): Permissions {
 type Compiled =
   | { kind: 'set' }
   | { kind: 'use'; database: string }
-  | { kind: 'select'; st: Extract<Statement, { kind: 'select' }>; stmt: StatementSync; origins: ReturnType<StatementSync['columns']> };
+  | { kind: 'select'; st: Extract<Statement, { kind: 'select' }>; stmt: StatementSync; origins: ReturnType<StatementSync['columns']> }
+  | { kind: 'if'; condition: Extract<Compiled, { kind: 'select' }>; then: Compiled; else: Compiled | null };
 
 const MIRRORING_COLUMNS = VIEW_BY_NAME.get('database_mirroring')!.columns.map((c) => c.name).filter((n) => n !== 'database_id');
 const CACHE_LIMIT = 200;
@@ -107,10 +108,16 @@ export class Catalog implements QueryEngine {
     for (const [k, v] of Object.entries(params)) bound.set(k.replace(/^@/, '').toLowerCase(), v);
     const compiled = this.compile(sql, [...bound.keys()]);
     const results: StatementResult[] = [];
-    for (const c of compiled) {
+    const exec = (c: Compiled): void => {
       if (c.kind === 'use') this.use(c.database, session);
       else if (c.kind === 'select') results.push(this.run(c, bound, session));
-    }
+      else if (c.kind === 'if') {
+        const holds = this.run(c.condition, bound, session).rows[0]?.[0] === 1;
+        const branch = holds ? c.then : c.else;
+        if (branch) exec(branch);
+      }
+    };
+    for (const c of compiled) exec(c);
     return results;
   }
 
@@ -126,7 +133,8 @@ export class Catalog implements QueryEngine {
       views: new Map(this.views.map((v) => [v.name, new Map(v.columns.map((c) => [c.name, c.sqlType]))])),
       databases: new Set(this.state.rows.databases.map((d) => String(d.name).toLowerCase())),
     };
-    const compiled = splitStatements(tokenize(sql)).map((tokens): Compiled => {
+    const one = (tokens: Token[]): Compiled => {
+      if (tokens[0]?.upper === 'IF' && tokens[0].kind === 'ident') return this.compileIf(tokens, one);
       const st = translate(tokens, ctx);
       if (st.kind !== 'select') return st;
       let stmt: StatementSync;
@@ -138,10 +146,43 @@ export class Catalog implements QueryEngine {
       stmt.setReadBigInts(true);
       stmt.setReturnArrays(true);
       return { kind: 'select', st, stmt, origins: stmt.columns() };
-    });
+    };
+    const compiled = splitIfStatements(tokenize(sql)).map(one);
     if (this.cache.size >= CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, compiled);
     return compiled;
+  }
+
+  /**
+   * IF condition statement [ELSE statement]: each branch one statement (no BEGIN … END), the
+   * condition any scalar expression. Both branches are compiled, so an invalid column in either
+   * fails the batch as SQL Server's compilation does; only the chosen one runs (permissions are
+   * checked when a statement executes, "Permissions Hierarchy (Database Engine)").
+   */
+  private compileIf(tokens: Token[], one: (t: Token[]) => Compiled): Compiled {
+    const at = (from: number, test: (t: Token) => boolean): number => {
+      let depth = 0;
+      for (let i = from; i < tokens.length; i++) {
+        const t = tokens[i];
+        if (t.kind === 'op' && t.text === '(') depth++;
+        else if (t.kind === 'op' && t.text === ')') depth--;
+        else if (depth === 0 && test(t)) return i;
+      }
+      return -1;
+    };
+    const thenAt = at(1, (t) => t.kind === 'ident' && STATEMENT_STARTS.has(t.upper));
+    if (thenAt <= 1) throw errors.syntax(tokens[tokens.length - 1].text);
+    const elseAt = at(thenAt, (t) => t.kind === 'ident' && t.upper === 'ELSE');
+    const thenTokens = tokens.slice(thenAt, elseAt < 0 ? undefined : elseAt);
+    const elseTokens = elseAt < 0 ? null : tokens.slice(elseAt + 1);
+    for (const branch of [thenTokens, elseTokens]) {
+      if (branch && (branch.length === 0 || splitStatements(branch).length !== 1 || branch[0].upper === 'BEGIN')) {
+        throw errors.unsupported('IF branches of more than one statement');
+      }
+    }
+    const condition = one([...tokenize('SELECT CASE WHEN'), ...tokens.slice(1, thenAt), ...tokenize('THEN 1 ELSE 0 END')]);
+    if (condition.kind !== 'select') throw errors.syntax(tokens[1].text);
+    return { kind: 'if', condition, then: one(thenTokens), else: elseTokens ? one(elseTokens) : null };
   }
 
   // --- running ---------------------------------------------------------------------------------
@@ -395,6 +436,22 @@ export class Catalog implements QueryEngine {
   private isLocalSecondary(db: Row): boolean {
     return this.state.rows.dm_hadr_database_replica_states.some((r) => r.is_local === 1 && r.database_id === db.database_id && r.is_primary_replica !== 1);
   }
+}
+
+/** Splits a batch into statements, keeping IF … [ELSE …] with its one-statement branches together. */
+function splitIfStatements(tokens: Token[]): Token[][] {
+  const parts = splitStatements(tokens);
+  const out: Token[][] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (p[0]?.upper !== 'IF' || p[0].kind !== 'ident') { out.push(p); continue; }
+    // [IF cond] [then …ELSE] [else]: the then-branch ends in ELSE when there is an else-branch
+    const joined = [...p, ...(parts[i + 1] ?? [])];
+    i++;
+    if (joined[joined.length - 1]?.upper === 'ELSE' && parts[i + 1]) { joined.push(...parts[i + 1]); i++; }
+    out.push(joined);
+  }
+  return out;
 }
 
 // --- values --------------------------------------------------------------------------------------

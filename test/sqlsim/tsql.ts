@@ -137,7 +137,7 @@ export function tokenize(sql: string): Token[] {
 // --- statements --------------------------------------------------------------------------------
 
 /** Statements that start a new statement in a batch without a ';' (T-SQL needs no separator). */
-const STATEMENT_STARTS = new Set([
+export const STATEMENT_STARTS = new Set([
   'SELECT', 'SET', 'USE', 'DECLARE', 'EXEC', 'EXECUTE', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'IF', 'WHILE',
   'BEGIN', 'COMMIT', 'ROLLBACK', 'PRINT', 'RAISERROR', 'THROW', 'CREATE', 'ALTER', 'DROP', 'TRUNCATE',
   'GRANT', 'REVOKE', 'DENY', 'WAITFOR', 'RETURN', 'DBCC', 'BACKUP', 'RESTORE', 'KILL', 'SHUTDOWN',
