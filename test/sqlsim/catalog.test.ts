@@ -568,6 +568,11 @@ describe('collations: strings compare as SQL Server compares them', () => {
       assert.deepEqual(r.rows, [['master', collation, collation], ['Réservations', collation, collation],
         ['own', 'Latin1_General_100_CI_AS_SC_UTF8', 'Latin1_General_100_CI_AS_SC_UTF8']]);
     }
+    // not ONLINE: NULL, and its own collation again once it is back
+    const own = collated('Latin1_General_CS_AS', [{ name: 'own', database_id: 21, collation_name: 'Latin1_General_CI_AI' }]);
+    const collationOf = (s: Scenario) => query(new Catalog(s), 'SELECT collation_name FROM sys.databases WHERE database_id = 21').rows;
+    assert.deepEqual(collationOf(setDatabaseState(own, 'own', 'OFFLINE')), [[null]]);
+    assert.deepEqual(collationOf(setDatabaseState(setDatabaseState(own, 'own', 'OFFLINE'), 'own', 'ONLINE')), [['Latin1_General_CI_AI']]);
     // without server.collation: the Setup default for English (United States)
     assert.deepEqual(query(catalog('standalone'), "SELECT SERVERPROPERTY('Collation')").rows, [['SQL_Latin1_General_CP1_CI_AS']]);
   });

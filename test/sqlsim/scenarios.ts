@@ -208,8 +208,9 @@ export function normalize(scenario: Scenario): Normalized {
       service_broker_guid: stableGuid(`broker:${serverName}:${given.name}`),
       physical_database_name: given.name,
     });
+    // a database's own collation, else the server's; "NULL = Database is not online" (sys.databases)
     if (!('collation_name' in given)) {
-      row.collation_name = row.state_desc === 'ONLINE' ? collation.name : null;
+      row.collation_name = collation.name;
     } else if (row.collation_name !== null) {
       const own = scenarioCollation(row.collation_name, `sys.databases.collation_name of '${given.name}'`);
       if ('name' in system && own.name !== collation.name) {
@@ -217,6 +218,7 @@ export function normalize(scenario: Scenario): Normalized {
       }
       row.collation_name = own.name;
     }
+    if (row.state_desc !== 'ONLINE') row.collation_name = null;
     return row;
   });
   // one name under the server collation is one database (CREATE DATABASE refuses a second)
@@ -413,7 +415,6 @@ export function failover(principal: Scenario, mirror: Scenario): [Scenario, Scen
       m.mirroring_role_sequence = (typeof m.mirroring_role_sequence === 'number' ? m.mirroring_role_sequence : 1) + 1;
       db.state_desc = next === 'PRINCIPAL' ? 'ONLINE' : 'RESTORING';
       delete db.state;
-      delete db.collation_name;
     }
   }
   return out;
@@ -425,7 +426,6 @@ export function setDatabaseState(s: Scenario, database: string, stateDesc: strin
   const db = databaseRow(out, database);
   db.state_desc = stateDesc.toUpperCase();
   delete db.state;
-  delete db.collation_name;
   for (const r of out.dm_hadr_database_replica_states ?? []) {
     if (r.database_id === db.database_id && 'database_state_desc' in r) { r.database_state_desc = stateDesc.toUpperCase(); delete r.database_state; }
   }
