@@ -33,9 +33,9 @@
 // What sqlsim does not model (where a real Windows collation differs, sqlsim takes the stricter
 // side: the two strings are different): expansions (ß = ss, æ = ae), letters without a
 // decomposition that Windows still treats as accented (ø, ł, đ), characters that Windows gives no
-// weight (ignorable control and format characters, and in the version-80 collations
-// Latin1_General_CI_AS and SQL_Latin1_General_CP1_CI_AS every character added to Unicode after
-// 2000), and the code pages of varchar data (every Latin1 collation uses 1252, and sqlsim's catalog
+// weight (ignorable control and format characters, and in the older collations such as
+// Latin1_General_CI_AS and SQL_Latin1_General_CP1_CI_AS many characters their sort tables predate),
+// and the code pages of varchar data (every Latin1 collation uses 1252, and sqlsim's catalog
 // text is nvarchar). Ordering (<, >) is ICU's on the folded strings, not Windows' word sort.
 
 /** A collation's comparison options. */
