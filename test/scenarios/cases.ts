@@ -115,6 +115,16 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [check({ server: 'principal', argv: ['--database', 'nosuchdb'], exit: 1, reason: 'not found' })],
   },
   {
+    // = pads the shorter string with spaces, and the default collation (SQL_Latin1_General_CP1_CI_AS)
+    // ignores case but not accents (test/sqlsim/collation.ts)
+    name: 'mirroring: the database name compares as the server collation does',
+    topology: 'mirroring',
+    steps: [
+      check({ server: 'principal', argv: ['--database', 'APPDB  '], exit: 0 }),
+      check({ server: 'principal', argv: ['--database', 'äppdb'], exit: 1, reason: 'not found' }),
+    ],
+  },
+  {
     name: 'mirroring: several databases pass together, and --weight sets the exit code',
     topology: 'mirroring',
     steps: [check({ server: 'principal', argv: ['--database', 'appdb', '--database', 'master', '--weight', '5'], exit: 7 })],

@@ -488,10 +488,219 @@ describe('awkward database names round-trip as parameters', () => {
       assert.equal(r.rows[0][0], name);
       assert.equal(typeof r.rows[0][1], 'number');
       assert.equal(r.rows[0][2], 'ONLINE');
-      // SQL Server's default collation ignores case (sqlsim: ASCII letters)
-      assert.equal(query(c, sql, { '@db': name.replace(/[a-z]/g, (ch) => ch.toUpperCase()) }, 'monitor').rows.length, 1);
+      // SQL Server's default collation ignores case, of non-ASCII letters too (Ü, Ω), and trailing spaces
+      assert.equal(query(c, sql, { '@db': name.toUpperCase() }, 'monitor').rows.length, 1);
+      assert.equal(query(c, sql, { '@db': `${name}   ` }, 'monitor').rows.length, 1);
     });
   }
+});
+
+describe('collations: strings compare as SQL Server compares them', () => {
+  /** The standalone scenario on a server of that collation, with a database Réservations (id 20). */
+  function collated(collation: string, more: Record<string, Value>[] = []): Scenario {
+    const s = scenarioFile('standalone');
+    s.server.collation = collation;
+    s.databases.push({ name: 'Réservations', database_id: 20 }, ...more);
+    return s;
+  }
+  const sqlError = (number: number, message: string | RegExp) => (e: unknown) => {
+    assert.ok(e instanceof SqlError, `a SqlError, not ${String(e)}`);
+    assert.equal(e.number, number);
+    if (typeof message === 'string') assert.equal(e.message, message);
+    else assert.match(e.message, message);
+    return true;
+  };
+
+  // One verdict per collation, in this order: = the two strings are equal, x they are not.
+  const COLLATIONS = ['SQL_Latin1_General_CP1_CI_AS', 'Latin1_General_CI_AS', 'SQL_Latin1_General_CP1_CS_AS',
+    'Latin1_General_CS_AS', 'Latin1_General_CI_AI', 'Latin1_General_CI_AS_KS_WS', 'Latin1_General_BIN2'];
+  const RULES: [what: string, a: string, b: string, verdicts: string][] = [
+    ['trailing spaces do not count (SQL-92 padding), binary collations included', 'abc', 'abc   ', '======='],
+    ['leading spaces count', 'abc', '  abc', 'xxxxxxx'],
+    ['only spaces pad: a trailing tab counts', 'abc', 'abc\t', 'xxxxxxx'],
+    ['ASCII case: _CI ignores it, _CS and binary do not', 'A', 'a', '==xx==x'],
+    ['non-ASCII case: É and é', 'É', 'é', '==xx==x'],
+    ['Greek case (with a tonos)', 'ΣΟΦΊΑ', 'σοφία', '==xx==x'],
+    ['an accent: é and e are different unless _AI', 'é', 'e', 'xxxx=xx'],
+    ['an accent and case', 'É', 'e', 'xxxx=xx'],
+    ['a trailing space and non-ASCII case', 'Été ', 'ÉTÉ', '==xx==x'],
+    ['a trailing space under a case-sensitive collation', 'Été  ', 'Été', '======='],
+    ['a letter and its canonical decomposition are one letter', 'é', 'e\u0301', '======x'],
+    ['width: full-width and ASCII letters are equal unless _WS', 'ＡＢＣ', 'ABC', '=====xx'],
+    ['kana: Hiragana and Katakana are equal unless _KS', 'か', 'カ', '=====xx'],
+  ];
+  const RULE_SQL = `SELECT CASE WHEN @a = @b THEN 1 ELSE 0 END AS eq, CASE WHEN @a <> @b THEN 1 ELSE 0 END AS ne,
+    CASE WHEN @a IN (N'-', @b) THEN 1 ELSE 0 END AS in_list, CASE WHEN @b NOT IN (@a) THEN 1 ELSE 0 END AS not_in`;
+  for (const [what, a, b, verdicts] of RULES) {
+    test(`${what}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`, () => {
+      assert.equal(verdicts.length, COLLATIONS.length);
+      COLLATIONS.forEach((collation, k) => {
+        const equal = verdicts[k] === '=' ? 1 : 0;
+        const r = query(new Catalog(collated(collation)), RULE_SQL, { a, b });
+        assert.deepEqual(r.rows, [[equal, 1 - equal, equal, 1 - equal]], `${collation}: ${equal ? 'equal' : 'different'}`);
+      });
+    });
+  }
+
+  test('literals compare like parameters, in either order', () => {
+    const sql = "SELECT CASE WHEN N'Été ' = N'ÉTÉ' THEN 1 ELSE 0 END, CASE WHEN 'ÉTÉ' = N'Été' THEN 1 ELSE 0 END";
+    assert.deepEqual(query(new Catalog(collated('SQL_Latin1_General_CP1_CI_AS')), sql).rows, [[1, 1]]);
+    assert.deepEqual(query(new Catalog(collated('Latin1_General_CS_AS')), sql).rows, [[0, 0]]);
+  });
+
+  test('<, > and the others order by the collation', () => {
+    const sql = 'SELECT CASE WHEN @a < @b THEN 1 ELSE 0 END, CASE WHEN @a >= @b THEN 1 ELSE 0 END, CASE WHEN @a !> @b THEN 1 ELSE 0 END';
+    assert.deepEqual(query(new Catalog(collated('Latin1_General_CI_AS')), sql, { a: 'apple', b: 'Banana' }).rows, [[1, 0, 1]]);
+    assert.deepEqual(query(new Catalog(collated('Latin1_General_BIN2')), sql, { a: 'apple', b: 'Banana' }).rows, [[0, 1, 0]]);
+    // lower case sorts ahead of upper case under _CS; trailing spaces do not count for < either
+    assert.deepEqual(query(new Catalog(collated('Latin1_General_CS_AS')), sql, { a: 'a', b: 'A' }).rows, [[1, 0, 1]]);
+    assert.deepEqual(query(new Catalog(collated('Latin1_General_CS_AS')), sql, { a: 'a  ', b: 'a' }).rows, [[0, 1, 1]]);
+  });
+
+  // A catalog column (the server collation) against a parameter (which takes the column's
+  // collation by collation precedence): how the name of a database is found.
+  const LOOKUPS: [collation: string, name: string, found: boolean][] = [
+    ['SQL_Latin1_General_CP1_CI_AS', 'Réservations', true],
+    ['SQL_Latin1_General_CP1_CI_AS', 'Réservations  ', true],
+    ['SQL_Latin1_General_CP1_CI_AS', 'RÉSERVATIONS', true],
+    ['SQL_Latin1_General_CP1_CI_AS', 'Reservations', false],
+    ['SQL_Latin1_General_CP1_CI_AS', ' Réservations', false],
+    ['Latin1_General_CI_AS', 'rÉsErVaTiOnS ', true],
+    ['Latin1_General_CS_AS', 'Réservations', true],
+    ['Latin1_General_CS_AS', 'Réservations ', true],
+    ['Latin1_General_CS_AS', 'RÉSERVATIONS', false],
+    ['Latin1_General_CS_AS', 'réservations', false],
+    ['SQL_Latin1_General_CP1_CS_AS', 'RÉSERVATIONS', false],
+    ['Latin1_General_CI_AI', 'RESERVATIONS', true],
+  ];
+  for (const [collation, name, found] of LOOKUPS) {
+    test(`${collation}: ${JSON.stringify(name)} ${found ? 'finds' : 'does not find'} Réservations`, () => {
+      const c = new Catalog(collated(collation));
+      const sql = `SELECT d.name, DB_ID(@db) AS id, DATABASEPROPERTYEX(@db, 'Status') AS status
+        FROM (SELECT @db AS n) AS r LEFT JOIN sys.databases AS d ON d.name = r.n`;
+      const r = query(c, sql, { db: name }, 'monitor');
+      assert.deepEqual(r.rows, [found ? ['Réservations', 20, 'ONLINE'] : [null, null, null]]);
+      assert.equal(query(c, 'SELECT name FROM sys.databases WHERE name = @db', { db: name }).rows.length, found ? 1 : 0);
+      assert.equal(query(c, 'SELECT COUNT(*) FROM sys.databases WHERE name IN (@db, N\'x\')', { db: name }).rows[0][0], found ? 1 : 0);
+      const use = () => c.execute(`USE [${name.replace(/]/g, ']]')}]`, {}, session(c.scenario, 'sa'));
+      if (found) assert.doesNotThrow(use);
+      else assert.throws(use, sqlError(911, /^Database '.*' does not exist/));
+    });
+  }
+
+  test('the server collation is SERVERPROPERTY(\'Collation\') and the default of every database', () => {
+    for (const collation of ['SQL_Latin1_General_CP1_CI_AS', 'Latin1_General_CS_AS']) {
+      const c = new Catalog(collated(collation, [{ name: 'own', database_id: 21, collation_name: 'latin1_general_100_ci_as_sc_utf8' }]));
+      assert.deepEqual(query(c, "SELECT SERVERPROPERTY('Collation')").rows, [[collation]]);
+      const r = query(c, "SELECT name, collation_name, DATABASEPROPERTYEX(name, 'Collation') FROM sys.databases WHERE database_id IN (1, 20, 21) ORDER BY database_id");
+      assert.deepEqual(r.rows, [['master', collation, collation], ['Réservations', collation, collation],
+        ['own', 'Latin1_General_100_CI_AS_SC_UTF8', 'Latin1_General_100_CI_AS_SC_UTF8']]);
+    }
+    // not ONLINE: NULL, and its own collation again once it is back
+    const own = collated('Latin1_General_CS_AS', [{ name: 'own', database_id: 21, collation_name: 'Latin1_General_CI_AI' }]);
+    const collationOf = (s: Scenario) => query(new Catalog(s), 'SELECT collation_name FROM sys.databases WHERE database_id = 21').rows;
+    assert.deepEqual(collationOf(setDatabaseState(own, 'own', 'OFFLINE')), [[null]]);
+    assert.deepEqual(collationOf(setDatabaseState(setDatabaseState(own, 'own', 'OFFLINE'), 'own', 'ONLINE')), [['Latin1_General_CI_AI']]);
+    // without server.collation: the Setup default for English (United States)
+    assert.deepEqual(query(catalog('standalone'), "SELECT SERVERPROPERTY('Collation')").rows, [['SQL_Latin1_General_CP1_CI_AS']]);
+  });
+
+  test('collation precedence: a parameter takes the column\'s collation, COLLATE overrides both', () => {
+    // a case-sensitive server with a case-insensitive user database
+    const c = new Catalog(collated('SQL_Latin1_General_CP1_CS_AS', [{ name: 'cidb', database_id: 21, collation_name: 'Latin1_General_CI_AS' }]));
+    const inCidb = (sql: string, params: Record<string, Value> = {}) => query(c, sql, params, 'sa', 'cidb').rows;
+    // Coercible-default: two parameters compare in the current database's collation
+    const pair = 'SELECT CASE WHEN @a = @b THEN 1 ELSE 0 END';
+    assert.deepEqual(inCidb(pair, { a: 'A', b: 'a' }), [[1]]);
+    assert.deepEqual(query(c, pair, { a: 'A', b: 'a' }).rows, [[0]], 'in master (the server collation) they differ');
+    // Implicit beats Coercible-default: against sys.databases.name the server collation decides
+    assert.deepEqual(inCidb('SELECT name FROM sys.databases WHERE name = @db', { db: 'RÉSERVATIONS' }), []);
+    assert.deepEqual(inCidb('SELECT name FROM sys.databases WHERE @db = name', { db: 'Réservations ' }), [['Réservations']]);
+    // Explicit beats Implicit, on either side
+    assert.deepEqual(inCidb('SELECT name FROM sys.databases WHERE name = @db COLLATE Latin1_General_CI_AS', { db: 'RÉSERVATIONS' }), [['Réservations']]);
+    assert.deepEqual(query(c, 'SELECT name FROM sys.databases WHERE name COLLATE DATABASE_DEFAULT = @db', { db: 'RÉSERVATIONS' }, 'sa', 'cidb').rows, [['Réservations']]);
+    assert.deepEqual(query(c, 'SELECT name FROM sys.databases WHERE name COLLATE Latin1_General_CI_AI = @db', { db: 'reservations' }).rows, [['Réservations']]);
+    // the label passes through string functions and CASE, not through a WHEN condition
+    assert.deepEqual(inCidb("SELECT name FROM sys.databases WHERE UPPER(LEFT(name, 3)) = N'rés'"), []);
+    const viaCase = "SELECT name FROM sys.databases WHERE database_id = 20 AND CASE WHEN name = N'x' THEN N'a' ELSE N'b' END = N'B'";
+    assert.deepEqual(inCidb(viaCase), [['Réservations']]);
+    assert.deepEqual(query(c, viaCase).rows, [], 'in master the literals are case-sensitive');
+    // a catalog function's result is Coercible-default
+    assert.deepEqual(inCidb("SELECT 1 WHERE DB_NAME() = N'CIDB'"), [[1]]);
+  });
+
+  test('collation conflicts are error 468, as a real server compiles them', () => {
+    const c = new Catalog(collated('SQL_Latin1_General_CP1_CS_AS', [{ name: 'cidb', database_id: 21, collation_name: 'Latin1_General_CI_AS' }]));
+    const conflict = (right: string, left: string, op = 'equal to') =>
+      sqlError(468, `Cannot resolve the collation conflict between "${right}" and "${left}" in the ${op} operation.`);
+    assert.throws(() => query(c, "SELECT 1 WHERE N'a' COLLATE Latin1_General_CS_AS = N'a' COLLATE Latin1_General_CI_AS"),
+      conflict('Latin1_General_CI_AS', 'Latin1_General_CS_AS'));
+    // a derived table's column made of a parameter is Implicit in the database's collation (the
+    // documents are silent; sqlsim takes the side that conflicts): in cidb it meets sys.databases.name
+    const join = 'SELECT d.name FROM (SELECT @db AS n) AS r JOIN sys.databases AS d ON d.name <> r.n';
+    assert.throws(() => query(c, join, { db: 'x' }, 'sa', 'cidb'), conflict('Latin1_General_CI_AS', 'SQL_Latin1_General_CP1_CS_AS', 'not equal to'));
+    assert.equal(query(c, join, { db: 'x' }, 'sa', 'master').rows.length, 13, 'in master the collations agree');
+    // nothing of a batch with a conflict runs
+    assert.throws(() => c.execute(`SELECT 1; ${join}`, { db: 'x' }, session(c.scenario, 'sa', 'cidb')), conflict('Latin1_General_CI_AS', 'SQL_Latin1_General_CP1_CS_AS', 'not equal to'));
+  });
+
+  test('LIKE follows the collation: case, accents and significant trailing spaces', () => {
+    const like = "SELECT CASE WHEN @s LIKE @p THEN 1 ELSE 0 END, CASE WHEN @s NOT LIKE @p THEN 1 ELSE 0 END";
+    const rows: [string, string, string, number, number][] = [
+      ['SQL_Latin1_General_CP1_CI_AS', 'Réservations', 'rés%', 1, 0],
+      ['Latin1_General_CS_AS', 'Réservations', 'rés%', 0, 1],
+      ['Latin1_General_CS_AS', 'Réservations', 'Rés_rvations', 1, 0],
+      ['SQL_Latin1_General_CP1_CI_AS', 'Réservations', 'res%', 0, 1],
+      ['Latin1_General_CI_AI', 'Réservations', 'res%', 1, 0],
+      ['SQL_Latin1_General_CP1_CI_AS', 'abc', 'abc ', 0, 1],
+      ['SQL_Latin1_General_CP1_CI_AS', 'abc ', 'abc', 0, 1],
+      ['SQL_Latin1_General_CP1_CI_AS', 'B', '[a-c]', 1, 0],
+      ['Latin1_General_BIN2', 'B', '[a-c]', 0, 1],
+    ];
+    for (const [collation, s, p, yes, no] of rows) {
+      assert.deepEqual(query(new Catalog(collated(collation)), like, { s, p }).rows, [[yes, no]], `${collation}: ${s} LIKE ${p}`);
+    }
+    const c = new Catalog(collated('Latin1_General_CS_AS'));
+    assert.deepEqual(query(c, "SELECT name FROM sys.databases WHERE name LIKE N'R!%%' ESCAPE '!'").rows, []);
+    assert.deepEqual(query(c, "SELECT name FROM sys.databases WHERE name LIKE N'Ré%'").rows, [['Réservations']]);
+  });
+
+  test('COLLATE names only collations: unknown ones are refused the way SQL Server does, unmodelled ones loudly', () => {
+    const c = catalog('standalone');
+    assert.throws(() => query(c, "SELECT 1 WHERE N'a' = N'a' COLLATE NoSuchThing"), sqlError(448, "Invalid collation 'NoSuchThing'."));
+    assert.throws(() => query(c, "SELECT 1 WHERE N'a' = N'a' COLLATE Turkish_CI_AS"), sqlError(50000, 'sqlsim does not support the collation Turkish_CI_AS.'));
+    assert.deepEqual(query(c, "SELECT 1 WHERE N'a' = N'A' COLLATE latin1_general_ci_as").rows, [[1]], 'any case');
+  });
+
+  test('a scenario with a collation sqlsim does not model is refused, naming the ones it does', () => {
+    const refused: [string, (s: Scenario) => void, RegExp][] = [
+      ['an unknown server collation', (s) => { s.server.collation = 'Klingon_CI_AS'; }, /server\.collation = "Klingon_CI_AS" is not a collation sqlsim models \(SQL_Latin1_General_CP1_CI_AS, /],
+      ['a typo', (s) => { s.server.collation = 'SQL_Latin1_General_CP1_CI_A'; }, /not a collation sqlsim models/],
+      ['an unknown database collation', (s) => { s.databases[0].collation_name = 'Greek_CI_AS'; }, /collation_name of 'salesdb' = "Greek_CI_AS" is not a collation/],
+      ['master in another collation than the server', (s) => { s.databases.push({ name: 'master', database_id: 1, collation_name: 'Latin1_General_CS_AS' }); },
+        /system database master has the server collation SQL_Latin1_General_CP1_CI_AS, not Latin1_General_CS_AS/],
+      ['two names one database under CI', (s) => { s.databases.push({ name: 'RÉSERVATIONS  ', database_id: 30 }); }, /appears twice/],
+    ];
+    for (const [what, change, message] of refused) {
+      const s = collated('SQL_Latin1_General_CP1_CI_AS');
+      change(s);
+      assert.throws(() => new Catalog(s), message, what);
+    }
+    // under a case-sensitive collation the same two names are two databases, each found as itself
+    const c = new Catalog(collated('Latin1_General_CS_AS', [{ name: 'RÉSERVATIONS', database_id: 30 }]));
+    assert.deepEqual(query(c, 'SELECT database_id FROM sys.databases WHERE name = @db', { db: 'RÉSERVATIONS ' }).rows, [[30]]);
+    assert.deepEqual(query(c, 'SELECT DB_ID(@db)', { db: 'Réservations' }).rows, [[20]]);
+  });
+
+  test('load() can change the server collation of a running catalog', () => {
+    const c = new Catalog(collated('SQL_Latin1_General_CP1_CI_AS'));
+    const sql = 'SELECT name FROM sys.databases WHERE name = @db ORDER BY name';
+    assert.equal(query(c, sql, { db: 'SALESDB' }).rows.length, 1);
+    c.load(collated('Latin1_General_CS_AS'));
+    assert.equal(query(c, sql, { db: 'SALESDB' }).rows.length, 0);
+    c.load(collated('Latin1_General_CI_AS'));
+    assert.equal(query(c, sql, { db: 'SALESDB' }).rows.length, 1);
+  });
 });
 
 describe('scenario changes', () => {

@@ -19,11 +19,22 @@
 // The tables hold the views and columns of the scenario's release (schema.ts viewsAt): a view or
 // column that release lacks gives 208/207 as there. The tables are tiny, so each time the
 // session's view of them changes they are refilled.
+//
+// Strings compare under SQL Server's collations (collation.ts): tsql.ts turns each string
+// comparison into tsql_compare / tsql_in with the collation that collation precedence gives it,
+// and lookups by name (DB_ID, DATABASEPROPERTYEX, USE, the database of a login) use the server
+// collation, in which database names are (COLLATE, Remarks: "Identifiers of instance-level
+// objects, such as logins and database names, are assigned the default collation of the
+// instance"). node:sqlite's DatabaseSync has no custom collations (only user functions), so what
+// SQLite still compares itself — ORDER BY, GROUP BY, DISTINCT, UNION, LIKE, BETWEEN, MIN/MAX, a
+// simple CASE — uses the nearest built-in one: NOCASE under a case-insensitive server collation,
+// RTRIM (binary, trailing spaces ignored) under a case-sensitive or binary one.
 
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { compareStrings, findCollation, likeMatches, sameName, type Collation } from './collation.ts';
 import { VIEW_BY_NAME, columnOf, sqliteDeclaration, viewsAt, type ViewSpec } from './schema.ts';
 import { formatDatetime, normalize, parseDatetime, type Normalized, type Row, type Stored } from './scenarios.ts';
-import { STATEMENT_STARTS, errors, splitStatements, tokenize, translate, type SelectItem, type Statement, type Token } from './tsql.ts';
+import { GUID_COMPARISON, STATEMENT_STARTS, errors, splitStatements, tokenize, translate, type SelectItem, type Statement, type Token } from './tsql.ts';
 import { SqlError, SqlErrors, type Column, type Login, type QueryEngine, type ResultSet, type Scenario, type Session, type StatementResult, type Value } from './types.ts';
 
 export { failover, loadScenario, scenarioFile, setDatabaseState, setMirroringState, setReplicaRole } from './scenarios.ts';
@@ -67,28 +78,17 @@ export class Catalog implements QueryEngine {
   /** the session of the statement running, for the session-dependent functions */
   private session: Session | null = null;
 
-  /** the views (and columns) of the scenario's release, as tables */
+  /** the views (and columns) of the scenario's release, and the SQLite collation of their text
+   *  columns (see above), for which the tables were made */
   private views: ViewSpec[] = [];
   private level = 0;
+  private tablesCollate = '';
 
   constructor(scenario: Scenario) {
     this.db = new DatabaseSync(':memory:');
     this.db.exec("ATTACH DATABASE ':memory:' AS sys");
     this.registerFunctions();
     this.load(scenario);
-  }
-
-  /** (Re)creates the tables for a release's catalog. */
-  private createTables(level: number): void {
-    for (const view of this.views) this.db.exec(`DROP TABLE sys."${view.name}"`);
-    this.inserts.clear();
-    this.views = viewsAt(level);
-    for (const view of this.views) {
-      this.db.exec(`CREATE TABLE sys."${view.name}" (${view.columns.map(sqliteDeclaration).join(', ')})`);
-      this.inserts.set(view.name, this.db.prepare(
-        `INSERT INTO sys."${view.name}" VALUES (${view.columns.map(() => '?').join(', ')})`));
-    }
-    this.level = level;
   }
 
   get scenario(): Scenario {
@@ -100,13 +100,39 @@ export class Catalog implements QueryEngine {
     this.current = scenario;
     this.filledFor = '';
     this.cache.clear();
-    if (this.state.server.level !== this.level) this.createTables(this.state.server.level);
+    const server = this.serverCollation();
+    this.makeTables(this.state.server.level, server.binary || server.caseSensitive ? 'RTRIM' : 'NOCASE');
+  }
+
+  /** (Re)creates the tables for a release's catalog and a text collation. */
+  private makeTables(level: number, collate: string): void {
+    if (level === this.level && collate === this.tablesCollate) return;
+    for (const view of this.views) this.db.exec(`DROP TABLE IF EXISTS sys."${view.name}"`);
+    this.inserts.clear();
+    this.views = viewsAt(level);
+    for (const view of this.views) {
+      this.db.exec(`CREATE TABLE sys."${view.name}" (${view.columns.map((c) => sqliteDeclaration(c, collate)).join(', ')})`);
+      this.inserts.set(view.name, this.db.prepare(
+        `INSERT INTO sys."${view.name}" VALUES (${view.columns.map(() => '?').join(', ')})`));
+    }
+    this.level = level;
+    this.tablesCollate = collate;
+  }
+
+  private serverCollation(): Collation {
+    return findCollation(this.state.server.collation)!;
+  }
+
+  /** The default collation of a database (the server's when the database shows none). */
+  private databaseCollation(name: string): string {
+    const db = this.state.rows.databases.find((d) => sameName(String(d.name), name, this.serverCollation()));
+    return typeof db?.collation_name === 'string' ? db.collation_name : this.state.server.collation;
   }
 
   execute(sql: string, params: Record<string, Value>, session: Session): StatementResult[] {
     const bound = new Map<string, Value>();
     for (const [k, v] of Object.entries(params)) bound.set(k.replace(/^@/, '').toLowerCase(), v);
-    const compiled = this.compile(sql, [...bound.keys()]);
+    const compiled = this.compile(sql, [...bound.keys()], session.database);
     const results: StatementResult[] = [];
     const exec = (c: Compiled): void => {
       if (c.kind === 'use') this.use(c.database, session);
@@ -124,18 +150,24 @@ export class Catalog implements QueryEngine {
   // --- compiling -------------------------------------------------------------------------------
 
   /** Translates and prepares every statement of the batch first: a compile error runs nothing. */
-  private compile(sql: string, paramNames: string[]): Compiled[] {
-    const key = `${paramNames.sort().join(',')}\n${sql}`;
+  private compile(sql: string, paramNames: string[], database: string): Compiled[] {
+    // literals and parameters take the current database's collation: part of what the text means
+    const databaseCollation = this.databaseCollation(database);
+    const key = `${paramNames.sort().join(',')}\n${databaseCollation}\n${sql}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
     const ctx = {
       params: new Set(paramNames),
+      catalogCollation: this.state.server.collation,
+      databaseCollation,
       views: new Map(this.views.map((v) => [v.name, new Map(v.columns.map((c) => [c.name, c.sqlType]))])),
       databases: new Set(this.state.rows.databases.map((d) => String(d.name).toLowerCase())),
     };
     const one = (tokens: Token[]): Compiled => {
       if (tokens[0]?.upper === 'IF' && tokens[0].kind === 'ident') return this.compileIf(tokens, one);
       const st = translate(tokens, ctx);
+      // the statements after a USE are compiled in the database it names
+      if (st.kind === 'use') ctx.databaseCollation = this.databaseCollation(st.database);
       if (st.kind !== 'select') return st;
       let stmt: StatementSync;
       try {
@@ -230,7 +262,7 @@ export class Catalog implements QueryEngine {
   }
 
   private use(database: string, session: Session): void {
-    const db = this.state.rows.databases.find((d) => String(d.name).toLowerCase() === database.toLowerCase());
+    const db = this.state.rows.databases.find((d) => sameName(String(d.name), database, this.serverCollation()));
     if (!db || !this.canSee(db, session, false)) {
       throw new SqlError(911, `Database '${database}' does not exist. Make sure that the name is entered correctly.`, 16, 1);
     }
@@ -244,8 +276,8 @@ export class Catalog implements QueryEngine {
 
   private canSee(db: Row, session: Session, offlineRule: boolean): boolean {
     const p = permissionsOf(session.login);
-    const name = String(db.name).toLowerCase();
-    const listed = name === 'master' || name === 'tempdb' || name === session.database.toLowerCase() || p.viewAnyDatabase;
+    const is = (name: string) => sameName(String(db.name), name, this.serverCollation());
+    const listed = is('master') || is('tempdb') || is(session.database) || p.viewAnyDatabase;
     return listed && !(offlineRule && db.state_desc === 'OFFLINE' && !p.alterAnyDatabase);
   }
 
@@ -290,7 +322,7 @@ export class Catalog implements QueryEngine {
   private findDatabase(arg: Stored, session: Session): Row | undefined {
     const rows = this.state.rows.databases;
     const db = typeof arg === 'string'
-      ? rows.find((d) => String(d.name).toLowerCase() === arg.toLowerCase())
+      ? rows.find((d) => sameName(String(d.name), arg, this.serverCollation()))
       : rows.find((d) => d.database_id === Number(arg));
     return db && this.canSee(db, session, false) ? db : undefined;
   }
@@ -325,7 +357,7 @@ export class Catalog implements QueryEngine {
         instancename: s.instanceName, productversion: s.productVersion, productmajorversion: major,
         productminorversion: s.productVersion.split('.')[1] ?? '0', productlevel: 'RTM', edition: s.edition,
         engineedition: s.engineEdition, ishadrenabled: s.isHadrEnabled ? 1 : 0, hadrmanagerstatus: s.isHadrEnabled ? 1 : 0,
-        isclustered: 0, collation: 'SQL_Latin1_General_CP1_CI_AS', issingleuser: 0, isintegratedsecurityonly: 0,
+        isclustered: 0, collation: s.collation, issingleuser: 0, isintegratedsecurityonly: 0,
       };
       return props[String(prop).toLowerCase()] ?? null;
     });
@@ -356,7 +388,7 @@ export class Catalog implements QueryEngine {
       }
     });
     define('tsql_fn_hadr_is_primary_replica', (name) => {
-      const db = this.state.rows.databases.find((d) => String(d.name).toLowerCase() === String(name).toLowerCase());
+      const db = this.state.rows.databases.find((d) => sameName(String(d.name), String(name), this.serverCollation()));
       const local = db && this.state.rows.dm_hadr_database_replica_states.find((r) => r.is_local === 1 && r.database_id === db.database_id);
       return local?.is_primary_replica === 1 ? 1 : 0;
     });
@@ -386,6 +418,26 @@ export class Catalog implements QueryEngine {
         return p.sysadmin || perm === 'CONNECT' ? 1 : 0;
       }
       return null;
+    });
+    // a string comparison under a collation (tsql.ts decides which): -1, 0, 1, or NULL
+    define('tsql_compare', (a, b, mode) => compareValues(a, b, String(mode)));
+    // x IN (a, b, …): true when one item is equal, else NULL when x or an item is NULL, else false
+    define('tsql_in', (mode, x, ...items) => {
+      let unknown = false;
+      for (const item of items) {
+        const r = compareValues(x, item, String(mode));
+        if (r === 0) return 1;
+        if (r === null) unknown = true;
+      }
+      return unknown ? null : 0;
+    });
+    define('tsql_like', (x, pattern, escape, mode, unicode) => {
+      if (x === null || pattern === null) return null;
+      const c = findCollation(String(mode))!;
+      if (escape !== null && [...String(escape)].length !== 1) {
+        throw new SqlError(506, `The invalid escape character "${String(escape)}" was specified in a LIKE predicate.`, 16, 1);
+      }
+      return likeMatches(String(x), String(pattern), escape === null ? null : String(escape), c, unicode === 1) ? 1 : 0;
     });
     define('tsql_getdate', () => formatDatetime(new Date()));
     define('tsql_datediff', (part, a, b) => {
@@ -455,6 +507,44 @@ function splitIfStatements(tokens: Token[]): Token[][] {
 }
 
 // --- values --------------------------------------------------------------------------------------
+
+/**
+ * Compares two values for tsql_compare: strings under the collation; a string with a
+ * uniqueidentifier as GUIDs; a string with a number as numbers (the string converts to the type
+ * of higher precedence, as SQL Server does); other values as SQLite would.
+ */
+function compareValues(a: Stored, b: Stored, mode: string): number | null {
+  if (a === null || b === null) return null;
+  if (mode === GUID_COMPARISON) {
+    const guid = (v: Stored) => {
+      const text = String(v).trim();
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text)) {
+        throw new SqlError(8169, 'Conversion failed when converting from a character string to uniqueidentifier.', 16, 2);
+      }
+      return text.toUpperCase();
+    };
+    const [x, y] = [guid(a), guid(b)];
+    return x === y ? 0 : x < y ? -1 : 1;
+  }
+  if (typeof a === 'string' && typeof b === 'string') {
+    const c = findCollation(mode);
+    if (!c) throw new Error(`tsql_compare: no collation ${mode}`);
+    return compareStrings(a, b, c);
+  }
+  if (a instanceof Uint8Array || b instanceof Uint8Array) {
+    const bytes = (v: Stored) => (v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(String(v), 'utf8'));
+    return Buffer.compare(bytes(a), bytes(b));
+  }
+  const number = (v: Stored): number | bigint => {
+    if (typeof v !== 'string') return v as number | bigint;
+    if (/^\s*[+-]?\d+\s*$/.test(v)) return BigInt(v.trim());
+    const n = Number(v);
+    if (v.trim() === '' || Number.isNaN(n)) throw new SqlError(245, `Conversion failed when converting the nvarchar value '${v}' to data type int.`, 16, 1);
+    return n;
+  };
+  const [x, y] = [number(a), number(b)];
+  return x === y || (typeof x !== typeof y && Number(x) === Number(y)) ? 0 : x < y ? -1 : 1;
+}
 
 function datetimeArg(v: Stored): Date {
   const d = parseDatetime(String(v));

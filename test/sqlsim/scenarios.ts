@@ -4,6 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { DEFAULT_COLLATION, comparisonKey, sameName, scenarioCollation } from './collation.ts';
 import { VIEWS, VIEW_BY_NAME, catalogLevel, type ViewSpec } from './schema.ts';
 import type { Login, Scenario, Value } from './types.ts';
 
@@ -22,6 +23,8 @@ export interface ServerInfo {
   isHadrEnabled: boolean;
   /** which release's catalog the server shows (schema.ts catalogLevel) */
   level: number;
+  /** the server collation, as sqlsim spells it (collation.ts) */
+  collation: string;
 }
 
 /** A scenario completed with every column of every view, as the server shows it to a sysadmin. */
@@ -186,10 +189,14 @@ export function normalize(scenario: Scenario): Normalized {
   const serverName = scenario.server.name;
   const [machineName, namedInstance] = serverName.split('\\');
   const isLocalServer = (name: Value) => typeof name === 'string' && lower(name) === lower(serverName);
+  // Setup's collation "becomes the default collation of the system databases and all user
+  // databases", and database names are instance-level identifiers in it (collation.ts)
+  const collation = scenarioCollation(scenario.server.collation ?? DEFAULT_COLLATION, 'server.collation');
+  const sameDb = (a: Value, b: string) => typeof a === 'string' && sameName(a, b, collation);
 
   // sys.databases (the AG columns are filled at the end)
   const givenDbs = [
-    ...SYSTEM_DATABASES.filter((sys) => !scenario.databases.some((d) => lower(d.name) === sys.name))
+    ...SYSTEM_DATABASES.filter((sys) => !scenario.databases.some((d) => sameDb(d.name, sys.name as string)))
       .map((sys) => ({ name: sys.name, database_id: sys.database_id })),
     ...scenario.databases.map((d) => ({ ...d })),
   ];
@@ -197,7 +204,7 @@ export function normalize(scenario: Scenario): Normalized {
   const databases = givenDbs.map((given) => {
     if (typeof given.name !== 'string' || given.name === '') throw new Error('scenario: every database needs a name');
     if (given.database_id === undefined) given.database_id = nextId++;
-    const system = SYSTEM_DATABASES.find((s) => s.name === lower(given.name)) ?? {};
+    const system = SYSTEM_DATABASES.find((s) => sameDb(given.name, s.name as string)) ?? {};
     const { name: _n, database_id: _i, ...systemDefaults } = system;
     const row = complete(spec('databases'), given, {
       ...systemDefaults,
@@ -205,12 +212,23 @@ export function normalize(scenario: Scenario): Normalized {
       service_broker_guid: stableGuid(`broker:${serverName}:${given.name}`),
       physical_database_name: given.name,
     });
-    if (!('collation_name' in given)) row.collation_name = row.state_desc === 'ONLINE' ? 'SQL_Latin1_General_CP1_CI_AS' : null;
+    // a database's own collation, else the server's; "NULL = Database is not online" (sys.databases)
+    if (!('collation_name' in given)) {
+      row.collation_name = collation.name;
+    } else if (row.collation_name !== null) {
+      const own = scenarioCollation(row.collation_name, `sys.databases.collation_name of '${given.name}'`);
+      if ('name' in system && own.name !== collation.name) {
+        throw new Error(`scenario: the system database ${given.name} has the server collation ${collation.name}, not ${own.name}`);
+      }
+      row.collation_name = own.name;
+    }
+    if (row.state_desc !== 'ONLINE') row.collation_name = null;
     return row;
   });
+  // one name under the server collation is one database (CREATE DATABASE refuses a second)
   const seen = new Set<string>();
   for (const d of databases) {
-    const key = lower(d.name);
+    const key = comparisonKey(String(d.name), collation);
     if (seen.has(key) || databases.filter((x) => x.database_id === d.database_id).length > 1) {
       throw new Error(`scenario: database '${String(d.name)}' or its id ${String(d.database_id)} appears twice`);
     }
@@ -378,6 +396,7 @@ export function normalize(scenario: Scenario): Normalized {
       engineEdition,
       isHadrEnabled: scenario.server.isHadrEnabled ?? groups.length > 0,
       level,
+      collation: collation.name,
     },
     logins: scenario.logins,
     rows: {
@@ -424,7 +443,6 @@ export function failover(principal: Scenario, mirror: Scenario): [Scenario, Scen
       m.mirroring_role_sequence = (typeof m.mirroring_role_sequence === 'number' ? m.mirroring_role_sequence : 1) + 1;
       db.state_desc = next === 'PRINCIPAL' ? 'ONLINE' : 'RESTORING';
       delete db.state;
-      delete db.collation_name;
     }
   }
   return out;
@@ -436,7 +454,6 @@ export function setDatabaseState(s: Scenario, database: string, stateDesc: strin
   const db = databaseRow(out, database);
   db.state_desc = stateDesc.toUpperCase();
   delete db.state;
-  delete db.collation_name;
   for (const r of out.dm_hadr_database_replica_states ?? []) {
     if (r.database_id === db.database_id && 'database_state_desc' in r) { r.database_state_desc = stateDesc.toUpperCase(); delete r.database_state; }
   }

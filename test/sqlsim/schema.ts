@@ -14,6 +14,16 @@
 // (read_write_routing_url, seeding_mode*) and the nullability of the catalog views were checked against
 // linq2db's generated SQL Server schema (Source/LinqToDB.Tools/DataProvider/SqlServer/Schemas).
 //
+// Collation: every text column of these views (names and *_desc alike) is in the server collation
+// (SERVERPROPERTY('Collation'), scenario server.collation, default SQL_Latin1_General_CP1_CI_AS),
+// the collation "of the system databases and all user databases" unless a database names its own
+// (Collation and Unicode support, Server-level collations), in which instance-level names such
+// as database names are kept (COLLATE (Transact-SQL), Remarks). The documents do not give the
+// collation of each *_desc column; real servers are reported to declare some of them
+// Latin1_General_CI_AS_KS_WS, which sqlsim does not copy: under a case-sensitive server collation
+// the server's is the stricter side. sys.databases.collation_name is the server collation for a
+// database the scenario gives none (NULL when it is not ONLINE). collation.ts has the rules.
+//
 // Facts of a real server the catalog reproduces (see catalog.ts):
 // - sys.databases has a row per database; sys.database_mirroring has a row for EVERY database, with
 //   NULL in all mirroring_* columns when the database is not mirrored.
@@ -405,10 +415,10 @@ export function columnOf(name: string, sqlType: string, nullable: boolean): Colu
  * that word NUMERIC affinity, which would turn a database named '1e5' into a number. Result column
  * types come from ColumnSpec.sqlType, not from this declaration.
  */
-export function sqliteDeclaration(c: ColumnSpec): string {
+export function sqliteDeclaration(c: ColumnSpec, textCollate: string): string {
   const declared = c.sqlType === 'sysname' ? 'nvarchar(128)' : c.sqlType;
-  // names and descriptions compare case-insensitively, as under SQL Server's default CI collation
-  const collate = /char|sysname/i.test(c.sqlType) ? ' COLLATE NOCASE' : '';
+  // what SQLite compares itself (catalog.ts); sqlsim's own string comparisons follow collation.ts
+  const collate = /char|sysname/i.test(c.sqlType) ? ` COLLATE ${textCollate}` : '';
   return `"${c.name}" ${declared}${collate}${c.nullable ? '' : ' NOT NULL'}`;
 }
 

@@ -8,6 +8,7 @@ import type { Login, QueryEngine, ResultSet, Scenario, Session, StatementResult,
 import { SqlError, SqlErrors } from './types.ts';
 import { Catalog, failover } from './catalog.ts';
 import { tdsVersionOf } from './schema.ts';
+import { DEFAULT_COLLATION, sameName, scenarioCollation } from './collation.ts';
 import { checkFault, type Fault, type FaultPhase } from './faults.ts';
 import { DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE, MIN_PACKET_SIZE, PacketReader, PacketType, PacketWriter, ProtocolError, Status, hex, type Message } from './tds/packets.ts';
 import { Encrypt, buildPrelogin, negotiateEncryption, parsePrelogin, type EncryptionMode } from './tds/prelogin.ts';
@@ -569,7 +570,9 @@ class Connection {
     if (f?.name === 'login-failure') {
       return this.loginError(login, [{ number: f.number ?? 18456, severity: f.severity ?? 14, message: f.message ?? loginFailed(login.userName) }]);
     }
-    const account: Login | undefined = scenario.logins.find((l) => l.name.toLowerCase() === login.userName.toLowerCase() && !l.name.includes('\\'));
+    // a SQL login's name is an instance-level identifier: it compares under the server collation
+    const collation = scenarioCollation(scenario.server.collation ?? DEFAULT_COLLATION, 'server.collation');
+    const account: Login | undefined = scenario.logins.find((l) => sameName(l.name, login.userName, collation) && !l.name.includes('\\'));
     if (!account || account.password !== login.password) {
       return this.loginError(login, [{ number: 18456, severity: 14, message: loginFailed(login.userName) }]);
     }
@@ -598,8 +601,9 @@ class Connection {
       return this.loginError(login, [{ number: 18470, severity: 14, message: `Login failed for user '${userName}'. Reason: The account is disabled.` }]);
     }
     const wanted = login.database || 'master';
-    const row = scenario.databases.find((d) => String(d.name).toLowerCase() === wanted.toLowerCase());
-    const online = row ? (row.state_desc ?? 'ONLINE') === 'ONLINE' : SYSTEM_DATABASES.includes(wanted.toLowerCase());
+    const collation = scenarioCollation(scenario.server.collation ?? DEFAULT_COLLATION, 'server.collation');
+    const row = scenario.databases.find((d) => typeof d.name === 'string' && sameName(d.name, wanted, collation));
+    const online = row ? (row.state_desc ?? 'ONLINE') === 'ONLINE' : SYSTEM_DATABASES.some((name) => sameName(name, wanted, collation));
     if (!online) {
       return this.loginError(login, [
         { number: 4060, severity: 11, message: `Cannot open database "${wanted}" requested by the login. The login failed.` },

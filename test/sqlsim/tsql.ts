@@ -1,25 +1,48 @@
 // T-SQL → SQLite: the small, documented translation sqlsim evaluates queries with. It does not
 // recognise particular queries; it rewrites the T-SQL dialect token by token:
 //
-//   N'…' and '…'            → ('…' COLLATE NOCASE): SQL Server compares strings case-insensitively
-//                              under its default collation; catalog columns are COLLATE NOCASE too
+//   N'…' and '…'            → '…'
 //   [name] and "name"        → "name" (every identifier is quoted, so SQLite keywords are plain names)
-//   @name                    → ($pN COLLATE NOCASE), bound; a name the caller did not supply → error 137
+//   @name                    → $pN, bound; a name the caller did not supply → error 137
 //   @@SERVERNAME, @@VERSION… → calls of the catalog's functions; unknown → error 137
 //   TOP (n) / TOP n          → LIMIT n at the end of that SELECT
 //   alias = expr, expr alias → expr AS "alias"
 //   sys.<view>, master.sys.<view> → the attached schema sys; any other table name → error 208
 //   WITH (NOLOCK) table hints → dropped
-//   COLLATE x_CI_x / x_CS_x  → COLLATE NOCASE / COLLATE BINARY
+//   a = b, a <> b, a < b …   → (tsql_compare(a, b, 'collation') = 0) … when a and b are strings
+//   a [NOT] IN (x, y …)      → [NOT] tsql_in('collation', a, x, y …) when they are strings
+//   a [NOT] LIKE p [ESCAPE e] → [NOT] tsql_like(a, p, e, 'collation', unicode) when they are strings
+//                              (collation.ts evaluates them: trailing spaces, case, accents, kana
+//                              and width per collation; a comparison of other types stays SQLite's)
+//   COLLATE name             → the Explicit collation of that operand; outside the comparisons above
+//                              COLLATE NOCASE (case-insensitive) or COLLATE RTRIM (the others)
 //   CAST / CONVERT / TRY_CAST / TRY_CONVERT → tsql_cast(value, 'type') (SQL Server's conversion rules
 //                              for the simple types; failures raise SQL Server's conversion errors)
 //   whitelisted built-ins    → SQLite or catalog functions (FUNCTIONS below); others → error 195/4121
 //   SET <option> …, USE db   → accepted as statements (see Statement)
 //
-// Known gaps: '+' does not concatenate strings; string comparisons outside a catalog column
-// (which is COLLATE NOCASE) are case-sensitive; NOCASE folds ASCII letters only; CROSS/OUTER APPLY,
-// OFFSET/FETCH, variables assignment and control flow are not supported (error 50000).
+// The collation of a string comparison follows Collation Precedence
+// (https://learn.microsoft.com/sql/t-sql/statements/collation-precedence-transact-sql): a literal
+// or parameter is Coercible-default, in the current database's default collation; a column
+// reference is Implicit in its column's collation (every text column of the catalog views is in
+// the server collation: database and other instance-level names "are assigned the default
+// collation of the instance", COLLATE (Transact-SQL), Remarks); a COLLATE clause is Explicit.
+// Explicit > Implicit > Coercible-default; two different Implicit collations give No-collation,
+// and a comparison on No-collation is error 468, decided when the batch is compiled. Only the
+// labels the text shows are followed: string functions that keep their input's label (the list of
+// "Functions and Collation", CAST/CONVERT, ISNULL, COALESCE, CASE …), derived tables and CTEs (a
+// column of one made of parameters is Implicit in the database's collation: the documents are
+// silent, and that is the side that can conflict); a scalar subquery counts as Coercible-default.
+//
+// Known gaps: '+' does not concatenate strings; BETWEEN, a simple CASE (CASE x WHEN …), IN
+// (SELECT …), ORDER BY, GROUP BY, DISTINCT, UNION, MIN/MAX and CHARINDEX compare as SQLite does
+// (NOCASE, which folds ASCII letters only and keeps trailing spaces, under a case-insensitive
+// server collation; RTRIM otherwise), not as collation.ts does; identifiers (table, column and
+// parameter names) resolve case-insensitively even under a case-sensitive collation;
+// CROSS/OUTER APPLY, OFFSET/FETCH, variables assignment and control flow are not supported
+// (error 50000).
 
+import { findCollation, looksLikeCollation } from './collation.ts';
 import { SqlError } from './types.ts';
 
 export type TokenKind = 'str' | 'nstr' | 'num' | 'bin' | 'ident' | 'qident' | 'var' | 'gvar' | 'op';
@@ -55,6 +78,12 @@ export const errors = {
   notAType: (name: string) => new SqlError(243, `Type ${name} is not a defined system type.`, 16, 1),
   notDatepart: (fn: string, part: string) => new SqlError(155, `'${part}' is not a recognized ${fn.toLowerCase()} option.`, 15, 1),
   unsupported: (what: string) => new SqlError(50000, `sqlsim does not support ${what}.`, 16, 1),
+  // "Cannot resolve the collation conflict between "SQL_Latin1_General_CP1_CS_AS" and
+  // "SQL_Latin1_General_CP1_CI_AS" in the equal to operation." (Msg 468, Level 16, State 9): the
+  // right operand's collation first, as real servers print it
+  collationConflict: (right: string, left: string, operation: string) =>
+    new SqlError(468, `Cannot resolve the collation conflict between "${right}" and "${left}" in the ${operation} operation.`, 16, 9),
+  invalidCollation: (name: string) => new SqlError(448, `Invalid collation '${name}'.`, 16, 1),
 };
 
 // --- tokenizer ---------------------------------------------------------------------------------
@@ -304,6 +333,10 @@ export interface SelectItem {
 export interface TranslateContext {
   /** parameter names the caller supplies, lower case without @ */
   params: Set<string>;
+  /** the collation of the catalog views' text columns: the server's (instance-level names) */
+  catalogCollation: string;
+  /** the current database's default collation: that of literals and parameters (Coercible-default) */
+  databaseCollation: string;
   /** catalog view names (without sys.) → their columns' SQL Server types */
   views: Map<string, Map<string, string>>;
   /** database names, lower case, for three-part names */
@@ -316,6 +349,55 @@ export type Statement =
   | { kind: 'use'; database: string };
 
 interface Scope { limit: string | null; compound: boolean; inFrom: boolean; level: number }
+
+/** Where an operand starts: an index into the translated pieces and into the tokens. */
+interface Mark { out: number; tok: number }
+
+/** Comparison operators, and how error 468 names each operation. */
+const COMPARISONS: Record<string, string> = {
+  '=': 'equal to', '<>': 'not equal to', '!=': 'not equal to', '<': 'less than', '>': 'greater than',
+  '<=': 'less than or equal to', '>=': 'greater than or equal to', '!<': 'greater than or equal to', '!>': 'less than or equal to',
+};
+
+/** Reserved words inside an operand (they do not end the operand before or after a comparison). */
+const OPERAND_WORDS = new Set(['NULL', 'COLLATE', ...Object.keys(NILADIC)]);
+
+/**
+ * Functions whose string result keeps the collation label of their string input: the list of
+ * Collation Precedence ("Functions and Collation"), CAST and CONVERT of a string, and the
+ * expressions that combine their operands like CASE does (ISNULL, COALESCE, NULLIF, IIF, CONCAT,
+ * MIN, MAX). Any other function's string result is Coercible-default ("the output of a catalog
+ * built-in function, or a built-in function that does not take string inputs").
+ */
+const LABEL_KEEPING = new Set(['UPPER', 'LOWER', 'LEFT', 'RIGHT', 'SUBSTRING', 'REPLACE', 'REVERSE', 'STUFF', 'LTRIM', 'RTRIM',
+  'TRIM', 'CAST', 'CONVERT', 'TRY_CAST', 'TRY_CONVERT', 'ISNULL', 'COALESCE', 'NULLIF', 'IIF', 'CONCAT', 'MIN', 'MAX']);
+
+/** The collation label of an expression (Collation Precedence, "Collation labels"). */
+type Label =
+  | { kind: 'explicit' | 'implicit'; collation: string }
+  | { kind: 'default' }
+  | { kind: 'none'; between: [string, string] };
+
+/** What tsql_compare is told when a string meets a uniqueidentifier: it is converted to one (data type precedence). */
+export const GUID_COMPARISON = '#uniqueidentifier';
+
+const isCharType = (t: string) => /char|sysname/i.test(t);
+
+/**
+ * The label of an expression combining x (left) and y (right), by the table of Collation
+ * Precedence: Explicit > Implicit > Coercible-default; two Implicit collations that differ give
+ * No-collation, and so do two different Explicit ones (which SQL Server refuses outright).
+ */
+function combineLabels(x: Label, y: Label): Label {
+  const name = (l: Label) => ('collation' in l ? l.collation : '');
+  if (x.kind === 'explicit' && y.kind === 'explicit') return x.collation === y.collation ? x : { kind: 'none', between: [y.collation, x.collation] };
+  if (x.kind === 'explicit') return x;
+  if (y.kind === 'explicit') return y;
+  if (x.kind === 'none') return x;
+  if (y.kind === 'none') return y;
+  if (x.kind === 'implicit' && y.kind === 'implicit') return x.collation === y.collation ? x : { kind: 'none', between: [name(y), name(x)] };
+  return x.kind === 'implicit' ? x : y;
+}
 
 const isName = (t: Token | undefined): boolean =>
   !!t && (t.kind === 'qident' || (t.kind === 'ident' && !RESERVED.has(t.upper)));
@@ -337,6 +419,10 @@ class Translator {
   /** every catalog view the statement reads (for the permission each needs) */
   readonly views = new Set<string>();
   private readonly ctes = new Set<string>();
+  /** derived table or CTE (its name or alias, lower case) → the token range of its query, for the collation of its columns */
+  private readonly derived = new Map<string, [number, number]>();
+  /** the select list of every SELECT, by the index of its SELECT token */
+  private readonly selects = new Map<number, { items: SelectItem[]; ranges: [number, number][] }>();
   outerJoin = false;
   items: SelectItem[] | null = null;
   private itemRanges: [number, number][] = [];
@@ -344,6 +430,15 @@ class Translator {
   constructor(tokens: Token[], ctx: TranslateContext) {
     this.t = tokens;
     this.ctx = ctx;
+    // the catalog views' aliases are known before the select list is read (its FROM comes after it)
+    for (let i = 0; i + 2 < tokens.length; i++) {
+      if (!(isName(tokens[i]) && tokens[i].value.toLowerCase() === 'sys' && isOp(tokens[i + 1], '.') && isName(tokens[i + 2]))) continue;
+      const view = tokens[i + 2].value.toLowerCase();
+      if (!ctx.views.has(view) || isOp(tokens[i + 3], '(') || isOp(tokens[i + 3], '.')) continue;
+      this.aliasViews.set(view, view);
+      const k = isWord(tokens[i + 3], 'AS') ? i + 4 : i + 3;
+      if (isName(tokens[k]) && !SOFT_KEYWORDS.has(tokens[k].upper)) this.aliasViews.set(tokens[k].value.toLowerCase(), view);
+    }
   }
 
   statement(): string {
@@ -376,6 +471,7 @@ class Translator {
       if (!isOp(this.t[i + 1], '(')) throw errors.syntax(this.t[i + 1]?.text ?? 'AS');
       const j = this.match(i + 1);
       def += ` AS (${this.range(i + 2, j, { limit: null, compound: false, inFrom: false, level: 1 })})`;
+      this.derived.set(name.value.toLowerCase(), [i + 2, j]);
       parts.push(def);
       i = j + 1;
       if (!isOp(this.t[i], ',')) break;
@@ -398,6 +494,11 @@ class Translator {
   private range(start: number, end: number, scope: Scope): string {
     const out: string[] = [];
     let i = start;
+    // where the operand before a comparison operator starts (in out and in the tokens); a CASE
+    // expression is one operand, so its start is kept until its END
+    let mark: Mark = { out: 0, tok: start };
+    const caseMarks: Mark[] = [];
+    const reset = (tok: number) => { mark = { out: out.length, tok }; };
     while (i < end) {
       const tok = this.t[i];
       if (tok.kind === 'op') {
@@ -409,16 +510,34 @@ class Translator {
         } else if (tok.text === ',' && scope.inFrom) {
           out.push(',');
           i = this.tableRef(i + 1, end, out);
+          reset(i);
+        } else if (tok.text in COMPARISONS) {
+          i = this.comparison(mark, i, end, out, scope);
+          reset(i);
         } else {
           const op = OPERATORS[tok.text];
           if (op === undefined) throw errors.syntax(tok.text);
           out.push(op);
           i++;
+          if (tok.text === ',') reset(i);
         }
         continue;
       }
       if (tok.kind === 'ident' && RESERVED.has(tok.upper) && !(isFunctionName(tok.upper) && isOp(this.t[i + 1], '('))) {
+        const negated = tok.upper === 'NOT' ? this.t[i + 1]?.upper : undefined;
+        if (tok.upper === 'IN' || negated === 'IN') {
+          const next = this.inList(mark, i, end, out, scope);
+          if (next >= 0) { i = next; reset(i); continue; }
+        }
+        if (tok.upper === 'LIKE' || negated === 'LIKE') {
+          const next = this.like(mark, i, end, out, scope);
+          if (next >= 0) { i = next; reset(i); continue; }
+        }
+        const before = mark;
         i = this.keyword(i, end, scope, out);
+        if (tok.upper === 'CASE') { caseMarks.push(before); reset(i); }
+        else if (tok.upper === 'END') mark = caseMarks.pop() ?? { out: out.length, tok: i };
+        else if (!OPERAND_WORDS.has(tok.upper)) reset(i);
         continue;
       }
       i = this.operand(i, end, out);
@@ -428,6 +547,265 @@ class Translator {
       out.push(`LIMIT ${scope.limit}`);
     }
     return out.join(' ');
+  }
+
+  // --- comparisons and collations -------------------------------------------------------------
+
+  /**
+   * `left op right` with op at i, left starting at mark: a string comparison becomes
+   * (tsql_compare(left, right, collation) op 0), evaluated by collation.ts under the collation
+   * that collation precedence gives it; any other comparison stays SQLite's.
+   */
+  private comparison(mark: Mark, i: number, end: number, out: string[], scope: Scope): number {
+    const op = this.t[i].text;
+    if (mark.tok >= i) throw errors.syntax(op);
+    const rb = this.operandEnd(i + 1, end);
+    if (rb === i + 1) throw errors.syntax(this.t[rb]?.text ?? op);
+    const left = out.splice(mark.out).join(' ');
+    const right = this.range(i + 1, rb, { limit: null, compound: false, inFrom: false, level: scope.level + 1 });
+    const mode = this.comparisonMode([[mark.tok, i], [i + 1, rb]], COMPARISONS[op]);
+    out.push(mode === null ? `${left} ${OPERATORS[op]} ${right}` : `(tsql_compare(${left}, ${right}, ${quoteString(mode)}) ${OPERATORS[op]} 0)`);
+    return rb;
+  }
+
+  /**
+   * `left [NOT] IN (a, b, …)` with IN (or NOT) at i: a string IN list becomes tsql_in(collation,
+   * left, a, b, …). Returns -1 for what stays SQLite's (IN (SELECT …), lists of other types).
+   */
+  private inList(mark: Mark, i: number, end: number, out: string[], scope: Scope): number {
+    const negate = isWord(this.t[i], 'NOT');
+    const open = negate ? i + 2 : i + 1;
+    if (mark.tok >= i || !isOp(this.t[open], '(') || isWord(this.t[open + 1], 'SELECT')) return -1;
+    const close = this.match(open);
+    if (close >= end) return -1;
+    const list = this.args(open + 1, close);
+    if (list.length === 0) throw errors.syntax(')');
+    const mode = this.comparisonMode([[mark.tok, i], ...list], 'equal to');
+    if (mode === null) return -1;
+    const left = out.splice(mark.out).join(' ');
+    const items = list.map(([a, b]) => this.range(a, b, { limit: null, compound: false, inFrom: false, level: scope.level + 1 }));
+    out.push(`${negate ? 'NOT ' : ''}tsql_in(${quoteString(mode)}, ${left}, ${items.join(', ')})`);
+    return close + 1;
+  }
+
+  /**
+   * `left [NOT] LIKE pattern [ESCAPE e]` with LIKE (or NOT) at i: a string LIKE becomes
+   * tsql_like(left, pattern, e, collation, unicode). Returns -1 for what stays SQLite's.
+   */
+  private like(mark: Mark, i: number, end: number, out: string[], scope: Scope): number {
+    const negate = isWord(this.t[i], 'NOT');
+    const at = negate ? i + 1 : i;
+    if (mark.tok >= i) return -1;
+    const pe = this.operandEnd(at + 1, end);
+    if (pe === at + 1) throw errors.syntax(this.t[pe]?.text ?? 'LIKE');
+    let next = pe;
+    let escape: [number, number] | null = null;
+    if (isWord(this.t[pe], 'ESCAPE')) {
+      next = this.operandEnd(pe + 1, end);
+      if (next === pe + 1) throw errors.syntax(this.t[next]?.text ?? 'ESCAPE');
+      escape = [pe + 1, next];
+    }
+    const operands: [number, number][] = [[mark.tok, i], [at + 1, pe], ...(escape ? [escape] : [])];
+    const mode = this.comparisonMode(operands, 'like');
+    if (mode === null || mode === GUID_COMPARISON) return -1;
+    // Unicode LIKE unless every operand is known to be char/varchar
+    const unicode = !operands.every(([a, b]) => /^(var)?char/i.test(this.typeOf(a, b) ?? ''));
+    const sub = { limit: null, compound: false, inFrom: false, level: scope.level + 1 };
+    const left = out.splice(mark.out).join(' ');
+    const pattern = this.range(at + 1, pe, sub);
+    const esc = escape ? this.range(escape[0], escape[1], sub) : 'NULL';
+    out.push(`${negate ? 'NOT ' : ''}tsql_like(${left}, ${pattern}, ${esc}, ${quoteString(mode)}, ${unicode ? 1 : 0})`);
+    return next;
+  }
+
+  /** Where the operand that starts at j ends: at the next comparison, comma or keyword outside it (a CASE … END is inside). */
+  private operandEnd(j: number, end: number): number {
+    let cases = 0;
+    while (j < end) {
+      const t = this.t[j];
+      if (isOp(t, '(')) { j = this.match(j) + 1; continue; }
+      if (t.kind === 'op' && cases === 0 && (t.text === ',' || t.text === ')' || t.text in COMPARISONS)) break;
+      if (t.kind === 'ident') {
+        if (t.upper === 'CASE') cases++;
+        else if (t.upper === 'END') { if (cases === 0) break; cases--; }
+        else if (t.upper === 'COLLATE') { j += 2; continue; }
+        else if (cases === 0 && RESERVED.has(t.upper) && !OPERAND_WORDS.has(t.upper) && !(isFunctionName(t.upper) && isOp(this.t[j + 1], '('))) break;
+      }
+      j++;
+    }
+    return j;
+  }
+
+  /**
+   * How the operands compare: null when they are not strings (SQLite compares them), the GUID
+   * conversion when a uniqueidentifier meets another type, else the collation by collation
+   * precedence. A comparison is collation-sensitive: No-collation is error 468.
+   */
+  private comparisonMode(operands: [number, number][], operation: string): string | null {
+    const types = operands.map(([a, b]) => this.typeOf(a, b));
+    const guid = (t: string | null) => t === 'uniqueidentifier';
+    if (types.some(guid)) return types.every(guid) ? null : GUID_COMPARISON;
+    if (types.some((t) => t !== null && t !== 'sql_variant' && !isCharType(t))) return null;
+    let label = this.labelOf(operands[0][0], operands[0][1]);
+    for (const [a, b] of operands.slice(1)) label = combineLabels(label, this.labelOf(a, b));
+    if (label.kind === 'none') throw errors.collationConflict(label.between[0], label.between[1], operation);
+    return label.kind === 'default' ? this.ctx.databaseCollation : label.collation;
+  }
+
+  /** The collation label of the expression [a, b). */
+  private labelOf(a: number, b: number): Label {
+    const found: { label: Label | null } = { label: null };
+    this.walkLabels(a, b, (l) => { found.label = found.label === null ? l : combineLabels(found.label, l); });
+    return found.label ?? { kind: 'default' };
+  }
+
+  /** Finds the labels an expression is made of: COLLATE clauses, string columns, and what string functions pass on. */
+  private walkLabels(a: number, b: number, add: (l: Label) => void): void {
+    const t = this.t;
+    for (let j = a; j < b; j++) {
+      const tok = t[j];
+      if (isOp(tok, '(')) {
+        // a scalar subquery is not followed (sqlsim counts its value as Coercible-default)
+        if (isWord(t[j + 1], 'SELECT')) j = this.match(j);
+        continue;
+      }
+      if (isWord(tok, 'COLLATE')) {
+        add({ kind: 'explicit', collation: this.collationName(j) });
+        j++;
+        continue;
+      }
+      if (isWord(tok, 'CASE')) {
+        // the result of CASE is that of its THEN and ELSE operands; WHEN conditions do not count
+        const e = this.caseEnd(j, b);
+        for (const [x, y] of this.caseResults(j, e)) this.walkLabels(x, y, add);
+        j = e;
+        continue;
+      }
+      let fn: string | null = null;
+      let open = -1;
+      if (tok.kind === 'ident' && RESERVED.has(tok.upper) && isOp(t[j + 1], '(')) {
+        fn = tok.upper;
+        open = j + 1;
+      } else if (isName(tok)) {
+        const chain = this.chainAt(j);
+        if (chain && !chain.star && isOp(t[chain.end], '(')) {
+          fn = chain.parts.length === 1 ? chain.parts[0].toUpperCase() : '';
+          open = chain.end;
+        } else if (chain) {
+          const l = this.columnLabel(chain.parts);
+          if (l) add(l);
+          j = chain.end - 1;
+          continue;
+        }
+      }
+      if (fn !== null) {
+        const close = this.match(open);
+        if (fn === 'IIF') for (const [x, y] of this.args(open + 1, close).slice(1)) this.walkLabels(x, y, add);
+        else if (LABEL_KEEPING.has(fn)) this.walkLabels(open + 1, close, add);
+        j = close;
+      }
+    }
+  }
+
+  /** The index of the END of the CASE at i. */
+  private caseEnd(i: number, b: number): number {
+    let depth = 0;
+    for (let j = i; j < b; j++) {
+      if (isOp(this.t[j], '(')) { j = this.match(j); continue; }
+      if (isWord(this.t[j], 'CASE')) depth++;
+      else if (isWord(this.t[j], 'END') && --depth === 0) return j;
+    }
+    return b;
+  }
+
+  /** The THEN and ELSE operands of the CASE from i to its END e. */
+  private caseResults(i: number, e: number): [number, number][] {
+    const out: [number, number][] = [];
+    let from = -1;
+    for (let j = i + 1; j < e; j++) {
+      if (isOp(this.t[j], '(')) { j = this.match(j); continue; }
+      if (isWord(this.t[j], 'CASE')) { j = this.caseEnd(j, e); continue; }
+      if (isWord(this.t[j], 'WHEN') || isWord(this.t[j], 'THEN') || isWord(this.t[j], 'ELSE')) {
+        if (from >= 0) out.push([from, j]);
+        from = isWord(this.t[j], 'WHEN') ? -1 : j + 1;
+      }
+    }
+    if (from >= 0) out.push([from, e]);
+    return out;
+  }
+
+  /**
+   * The label of a column reference: a catalog view's string column is Implicit in the catalog
+   * collation; a column of a derived table or CTE is Implicit in the collation of its defining
+   * expression (the documents say "a column reference"; for a column made of parameters or
+   * literals they are silent, and sqlsim takes it as Implicit in the database's collation, the side
+   * that can conflict); null when the reference is not a string column sqlsim knows.
+   */
+  private columnLabel(parts: string[]): Label | null {
+    const column = parts[parts.length - 1].toLowerCase();
+    const ofView = (view: string | undefined): Label | null => {
+      const type = view === undefined ? undefined : this.ctx.views.get(view)?.get(column);
+      return type !== undefined && isCharType(type) ? { kind: 'implicit', collation: this.ctx.catalogCollation } : null;
+    };
+    if (parts.length >= 2) {
+      const q = parts[parts.length - 2].toLowerCase();
+      return this.aliasViews.has(q) ? ofView(this.aliasViews.get(q)) : this.derivedLabel(q, column);
+    }
+    for (const view of new Set(this.aliasViews.values())) if (this.ctx.views.get(view)?.has(column)) return ofView(view);
+    for (const q of this.derived.keys()) {
+      const l = this.derivedLabel(q, column);
+      if (l) return l;
+    }
+    return null;
+  }
+
+  private readonly visiting = new Set<string>();
+
+  /** The label of a derived table's or CTE's column: its expressions in each SELECT of the query, combined (UNION ALL). */
+  private derivedLabel(q: string, column: string): Label | null {
+    const range = this.derived.get(q);
+    if (!range || this.visiting.has(q)) return null;
+    this.visiting.add(q);
+    try {
+      let label: Label | null = null;
+      let k = -1;
+      for (const s of this.topSelects(range[0], range[1])) {
+        const info = this.selects.get(s);
+        if (!info) continue;
+        if (k < 0) k = info.items.findIndex((it) => (it.alias ?? it.column)?.toLowerCase() === column);
+        if (k < 0) return null;
+        const r = info.ranges[k];
+        if (!r) continue;
+        const l = this.labelOf(r[0], r[1]);
+        label = label === null ? l : combineLabels(label, l);
+      }
+      if (label === null) return null;
+      const l: Label = label;
+      if (l.kind === 'none') return l;
+      return { kind: 'implicit', collation: l.kind === 'default' ? this.ctx.databaseCollation : l.collation };
+    } finally {
+      this.visiting.delete(q);
+    }
+  }
+
+  /** The SELECT tokens of the query [a, b) itself (not of its subqueries). */
+  private topSelects(a: number, b: number): number[] {
+    const out: number[] = [];
+    for (let j = a; j < b; j++) {
+      if (isOp(this.t[j], '(')) j = this.match(j);
+      else if (isWord(this.t[j], 'SELECT')) out.push(j);
+    }
+    return out;
+  }
+
+  /** The collation a COLLATE at i names, as sqlsim spells it; one it does not model is refused. */
+  private collationName(i: number): string {
+    const name = this.t[i + 1];
+    if (!name || (name.kind !== 'ident' && name.kind !== 'qident')) throw errors.syntax('COLLATE');
+    if (name.upper === 'DATABASE_DEFAULT') return this.ctx.databaseCollation;
+    const c = findCollation(name.value);
+    if (c) return c.name;
+    throw looksLikeCollation(name.value) ? errors.unsupported(`the collation ${name.value}`) : errors.invalidCollation(name.value);
   }
 
   private keyword(i: number, end: number, scope: Scope, out: string[]): number {
@@ -460,9 +838,10 @@ class Translator {
         out.push(tok.upper);
         return i + 1;
       case 'COLLATE': {
-        const name = this.t[i + 1];
-        if (!name || (name.kind !== 'ident' && name.kind !== 'qident')) throw errors.syntax('COLLATE');
-        out.push(/_CS(_|$)|_BIN/i.test(name.value) ? 'COLLATE BINARY' : 'COLLATE NOCASE');
+        // the comparisons sqlsim evaluates take the collation from collation precedence (labelOf);
+        // what SQLite still compares itself (ORDER BY, GROUP BY, LIKE …) gets its nearest collation
+        const c = findCollation(this.collationName(i));
+        out.push(c!.binary || c!.caseSensitive ? 'COLLATE RTRIM' : 'COLLATE NOCASE');
         return i + 2;
       }
       case 'TOP': throw errors.syntax('TOP');
@@ -480,6 +859,7 @@ class Translator {
 
   /** SELECT [ALL|DISTINCT] [TOP (n) | TOP n] select-list */
   private select(i: number, end: number, scope: Scope, out: string[]): number {
+    const i0 = i;
     out.push('SELECT');
     i++;
     if (isWord(this.t[i], 'DISTINCT') || isWord(this.t[i], 'ALL')) out.push(this.t[i++].upper);
@@ -526,6 +906,7 @@ class Translator {
       this.items = items;
       this.itemRanges = ranges;
     }
+    this.selects.set(i0, { items, ranges });
     out.push(pieces.join(', '));
     return j;
   }
@@ -578,8 +959,7 @@ class Translator {
     if (isOp(tok, '(')) {
       const j = this.match(i);
       out.push(`(${this.range(i + 1, j, { limit: null, compound: false, inFrom: false, level: 1 })})`);
-      i = j + 1;
-      return this.tableAlias(i, out, null);
+      return this.tableAlias(j + 1, out, null, [i + 1, j]);
     }
     const chain = this.chainAt(i);
     if (!chain || chain.star) throw errors.syntax(tok.text);
@@ -588,8 +968,10 @@ class Translator {
     let parts = chain.parts;
     if (parts.length === 3 && this.ctx.databases.has(parts[0].toLowerCase())) parts = parts.slice(1);
     let view: string | null = null;
+    let derived: [number, number] | undefined;
     if (parts.length === 1 && this.ctes.has(parts[0].toLowerCase())) {
       out.push(quoteIdent(parts[0]));
+      derived = this.derived.get(parts[0].toLowerCase());
     } else if (parts.length === 2 && parts[0].toLowerCase() === 'sys' && this.ctx.views.has(parts[1].toLowerCase())) {
       view = parts[1].toLowerCase();
       this.views.add(view);
@@ -600,16 +982,17 @@ class Translator {
     const name = parts[parts.length - 1].toLowerCase();
     this.aliases.add(name);
     if (view) this.aliasViews.set(name, view);
-    return this.tableAlias(chain.end, out, view);
+    return this.tableAlias(chain.end, out, view, derived);
   }
 
-  private tableAlias(i: number, out: string[], view: string | null): number {
+  private tableAlias(i: number, out: string[], view: string | null, derived?: [number, number]): number {
     if (isWord(this.t[i], 'AS')) i++;
     if (isName(this.t[i]) && !SOFT_KEYWORDS.has(this.t[i].upper) && !['APPLY'].includes(this.t[i].upper)) {
       const alias = this.t[i].value;
       out.push(quoteIdent(alias));
       this.aliases.add(alias.toLowerCase());
       if (view) this.aliasViews.set(alias.toLowerCase(), view);
+      if (derived) this.derived.set(alias.toLowerCase(), derived);
       i++;
     }
     if (isWord(this.t[i], 'WITH') && isOp(this.t[i + 1], '(')) i = this.match(i + 1) + 1; // table hints
@@ -620,15 +1003,14 @@ class Translator {
   private operand(i: number, end: number, out: string[]): number {
     const tok = this.t[i];
     switch (tok.kind) {
-      // strings compare under the server's case-insensitive default collation, whichever side they are on
-      case 'str': case 'nstr': out.push(`(${quoteString(tok.value)} COLLATE NOCASE)`); return i + 1;
+      case 'str': case 'nstr': out.push(quoteString(tok.value)); return i + 1;
       case 'num': out.push(tok.text); return i + 1;
       case 'bin': {
         const hex = tok.text.slice(2);
         out.push(`X'${hex.length % 2 ? '0' : ''}${hex}'`);
         return i + 1;
       }
-      case 'var': out.push(`(${this.param(tok.text)} COLLATE NOCASE)`); return i + 1;
+      case 'var': out.push(this.param(tok.text)); return i + 1;
       case 'gvar': {
         const name = tok.upper.slice(2);
         if (!(name in GLOBALS)) throw errors.undeclared(tok.text);

@@ -96,6 +96,11 @@ export interface Scenario {
     engineEdition?: number;
     isHadrEnabled?: boolean;
     instanceName?: string | null; // SERVERPROPERTY('InstanceName'); null for the default instance
+    /**
+     * The server collation (SERVERPROPERTY('Collation')), default SQL_Latin1_General_CP1_CI_AS:
+     * the collation of the catalog's names and the default of every database (collation.ts).
+     */
+    collation?: string;
   };
   logins: Login[];
   /** sys.databases rows (name, database_id, state_desc, is_read_only, user_access_desc, ...). */
