@@ -82,6 +82,7 @@ const ROWS: Row[] = [
   // the test of the source below proves against Node's own flags.
   { name: 'TLS 1.0 only, default floor with NODE_OPTIONS=--tls-min-v1.0 at security level 0: still fails', sim: 'tls10', args: () => ON, exit: 1, reason: TOO_OLD,
     env: { NODE_OPTIONS: '--tls-min-v1.0 --tls-cipher-list=DEFAULT:@SECLEVEL=0' } },
+  { name: 'TLS 1.0 only, --encrypt strict: fails (the server predates TDS 8.0)', sim: 'tls10', args: () => STRICT(), exit: 1 },
   { name: 'TLS 1.1 only, default floor: fails naming --tls-min-version', sim: 'tls11', args: () => ON, exit: 1, reason: TOO_OLD },
   { name: 'TLS 1.1 only, --tls-min-version 1.1: passes on TLS 1.1', sim: 'tls11', args: () => [...ON, ...min('1.1')], exit: 0, saw: 'TLSv1.1' },
   { name: 'TLS 1.1 only, --tls-min-version 1.0: passes on TLS 1.1', sim: 'tls11', args: () => [...ON, ...min('1.0')], exit: 0, saw: 'TLSv1.1' },
@@ -154,7 +155,8 @@ test('the floor is explicit: Node started with --tls-min-v1.0 at security level 
   assert.equal(sim.stats.tlsProtocols.TLSv1, seen + 1);
 });
 
-test('sqlsim refuses a TLS range it cannot speak (TLS 1.3 only, inside PRELOGIN)', async () => {
-  await assert.rejects(startSqlSim({ scenario: loadScenario('principal'), tls: { cert: certs.cert, key: certs.key }, tlsVersions: { min: 'TLSv1.3', max: 'TLSv1.3' } }),
-    /none left inside PRELOGIN/);
+test('sqlsim refuses a TLS range it cannot speak: TLS 1.3 only inside PRELOGIN, strict without TLS 1.2', async () => {
+  const tls = { cert: certs.cert, key: certs.key };
+  await assert.rejects(startSqlSim({ scenario: loadScenario('principal'), tls, tlsVersions: { min: 'TLSv1.3', max: 'TLSv1.3' } }), /none left inside PRELOGIN/);
+  await assert.rejects(startSqlSim({ scenario: loadScenario('principal'), tls, encryption: 'strict', tlsVersions: { min: 'TLSv1', max: 'TLSv1' } }), /needs TLS 1\.2/);
 });

@@ -96,7 +96,11 @@ export async function startSqlSim(options: SqlSimOptions): Promise<SqlSim> {
   const encryption: EncryptionMode = options.encryption ?? (options.tls ? 'off' : 'none');
   if (encryption !== 'none' && !options.tls) throw new Error(`encryption '${encryption}' needs tls: { cert, key }`);
   if (options.fault) checkFault(options.fault);
-  if (options.tlsVersions) effectiveVersions(options.tlsVersions, encryption === 'strict'); // throws on an empty range
+  if (options.tlsVersions) {
+    effectiveVersions(options.tlsVersions, encryption === 'strict'); // throws on an empty range
+    const old = options.tlsVersions.max === 'TLSv1' || options.tlsVersions.max === 'TLSv1.1';
+    if (old && encryption === 'strict') throw new Error(`encryption 'strict' (TDS 8.0, SQL Server 2022 and later) needs TLS 1.2, not ${options.tlsVersions.max} at most`);
+  }
   const core = new SimCore(engine, encryption, options);
   await core.listen(options.host ?? '127.0.0.1', options.port ?? 0);
   if (options.fault) await core.setFault(options.fault);
@@ -108,6 +112,8 @@ class SimCore implements SqlSim {
   readonly encryption: EncryptionMode;
   readonly tls: { cert: string | Buffer; key: string | Buffer } | undefined;
   readonly tlsVersions: TlsVersions | undefined;
+  /** false for a server that speaks only TLS 1.0 or 1.1 */
+  readonly speaksTls12: boolean;
   readonly replyDelayMs: number;
   readonly log: (line: string) => void;
   readonly varcharColumns: ReadonlySet<string>;
@@ -126,6 +132,7 @@ class SimCore implements SqlSim {
     this.encryption = encryption;
     this.tls = options.tls;
     this.tlsVersions = options.tlsVersions;
+    this.speaksTls12 = !options.tlsVersions || options.tlsVersions.max === 'TLSv1.2' || options.tlsVersions.max === 'TLSv1.3';
     this.replyDelayMs = options.replyDelayMs ?? 0;
     this.varcharColumns = new Set(options.varcharColumns);
     this.log = options.log ?? (process.env.SQLSIM_DEBUG ? (line) => process.stderr.write(`sqlsim: ${line}\n`) : () => {});
@@ -292,6 +299,9 @@ class Connection {
       if (chunk[0] === 0x16) {
         // A TLS ClientHello first: TDS 8.0 (MS-TDS 3.3.5.1).
         if (this.sim.encryption === 'none') return this.protocolError('TLS ClientHello but the server has no certificate');
+        // TDS 8.0 came with SQL Server 2022 ("TLS 1.3 support"), which has TLS 1.2; a server
+        // without TLS 1.2 is 2014 or older (KB3135244) and takes the ClientHello for a bad packet.
+        if (!this.sim.speaksTls12) return this.protocolError('TLS ClientHello (TDS 8.0) but the server predates TDS 8.0 (no TLS 1.2)');
         if (this.fault?.name === 'tls-handshake-failure') return this.failHandshake(false);
         this.startTls(true);
       } else if (this.sim.encryption === 'strict') {
