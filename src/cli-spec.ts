@@ -35,6 +35,8 @@ export const OPTIONS: OptionSpec[] = [
     help: 'with --encrypt on: accept any server certificate (not allowed with strict, which always verifies)' },
   { name: 'ca-file', arg: 'FILE', group: 'connection',
     help: 'with --encrypt on|strict: PEM file of the certificate authorities that sign the server certificate' },
+  { name: 'tls-min-version', arg: '1.0|1.1|1.2|1.3', default: '1.2', choices: ['1.0', '1.1', '1.2', '1.3'], group: 'connection',
+    help: 'with --encrypt on|strict: the oldest TLS version accepted (default: 1.2). 1.0 and 1.1 (with --encrypt on only) are for SQL Server 2008-2014 builds without their TLS 1.2 update, and also lower OpenSSL\'s security level to 0 for the connection, which TLS below 1.2 needs; 1.3 needs --encrypt strict' },
   { name: 'application-name', arg: 'NAME', default: 'mssql-role-check', group: 'connection',
     help: 'program name shown to DBAs in sys.dm_exec_sessions' },
   { name: 'timeout', short: 't', arg: 'SECONDS', default: '3', group: 'connection',

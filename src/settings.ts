@@ -11,6 +11,7 @@ import type { Given } from './options.ts';
 
 export type Role = 'primary' | 'secondary' | 'mirror' | 'online';
 export type Encrypt = 'off' | 'on' | 'strict';
+export type TlsMinVersion = '1.0' | '1.1' | '1.2' | '1.3';
 
 export const MIRRORING_STATES = ['SUSPENDED', 'DISCONNECTED', 'SYNCHRONIZING', 'PENDING_FAILOVER', 'SYNCHRONIZED', 'UNSYNCHRONIZED'] as const;
 export type MirroringState = (typeof MIRRORING_STATES)[number];
@@ -28,6 +29,8 @@ export interface Settings {
   trustServerCertificate: boolean;
   caFile?: string;
   ca?: string; // the PEM text of caFile
+  /** the oldest TLS version accepted (--tls-min-version; 1.2, Node's own floor, unless given) */
+  tlsMinVersion: TlsMinVersion;
   applicationName: string;
   timeoutMs: number;
   databases: string[];
@@ -155,6 +158,23 @@ export function toSettings(values: Map<string, Given[]>): Settings {
     if (!ca!.includes('-----BEGIN CERTIFICATE-----')) fail(one('ca-file')!, `CA file ${caFile} holds no PEM certificate`);
   }
 
+  // TLS inside PRELOGIN (--encrypt on) is TLS 1.2 at most: SQL Server speaks TLS 1.3 only with
+  // TDS 8.0 (Microsoft Learn, "TLS 1.3 support"). TDS 8.0 (--encrypt strict) needs SQL Server
+  // 2022 or later, which has TLS 1.2 (KB3135244: 2016 and later need no update) and must keep it
+  // enabled ("TLS 1.3 support": "Don't disable TLS 1.2 on the machine"): below 1.2 is never
+  // needed there, so it is refused rather than weakening a strict connection for nothing.
+  const tlsMinGiven = one('tls-min-version');
+  const tlsMinVersion = choice('tls-min-version') as TlsMinVersion;
+  if (tlsMinGiven) {
+    if (encrypt === 'off') fail(tlsMinGiven, 'needs --encrypt on or strict (with --encrypt off there is no TLS)');
+    if (encrypt === 'on' && tlsMinVersion === '1.3') {
+      fail(tlsMinGiven, 'TLS 1.3 needs --encrypt strict (SQL Server speaks TLS 1.3 only with TDS 8.0; inside PRELOGIN, with --encrypt on, TLS 1.2 is the newest)');
+    }
+    if (encrypt === 'strict' && (tlsMinVersion === '1.0' || tlsMinVersion === '1.1')) {
+      fail(tlsMinGiven, `${tlsMinVersion} applies to --encrypt on only (--encrypt strict, TDS 8.0, needs SQL Server 2022 or later, which always has TLS 1.2)`);
+    }
+  }
+
   const applicationName = text('application-name') ?? OPTIONS.find((o) => o.name === 'application-name')!.default!;
   if (applicationName.length > 128) fail(one('application-name')!, 'is longer than 128 characters');
 
@@ -226,7 +246,7 @@ export function toSettings(values: Map<string, Given[]>): Settings {
 
   return {
     host, port, instance, user, password, domain,
-    encrypt, trustServerCertificate, caFile, ca, applicationName, timeoutMs,
+    encrypt, trustServerCertificate, caFile, ca, tlsMinVersion, applicationName, timeoutMs,
     databases, role, mirroringStates, maxLagSeconds, requireHa, maintenanceFile, weight,
     verbose: flag('verbose'), json: flag('json'), logFile, logFd,
   };

@@ -248,6 +248,19 @@ const BAD_OPTIONS: Array<[string, string[], Env, string | RegExp]> = [
   ['ca-file with encrypt off', [...BASE, '--ca-file', '/x.pem'], ENV, 'needs --encrypt on or strict'],
   ['ca-file missing', [...BASE, '--encrypt', 'on', '--ca-file', '/nonexistent/ca.pem'], ENV, '--ca-file: CA file /nonexistent/ca.pem does not exist'],
   ['ca-file a directory', [...BASE, '--encrypt', 'on', '--ca-file', '/'], ENV, 'is not a regular file'],
+  // --tls-min-version: every accepted value also runs against a live simulator in test/tls-version.test.ts
+  ['tls-min-version unknown', [...BASE, '--encrypt', 'on', '--tls-min-version', '1.4'], ENV, '--tls-min-version: expected one of 1.0, 1.1, 1.2, 1.3, not "1.4"'],
+  ['tls-min-version as Node names it', [...BASE, '--encrypt', 'on', '--tls-min-version', 'TLSv1.2'], ENV, 'expected one of 1.0, 1.1, 1.2, 1.3, not "TLSv1.2"'],
+  ['tls-min-version without the minor', [...BASE, '--encrypt', 'on', '--tls-min-version', '1'], ENV, 'not "1"'],
+  ['tls-min-version SSL 3', [...BASE, '--encrypt', 'on', '--tls-min-version', 'ssl3'], ENV, 'not "ssl3"'],
+  ['tls-min-version 1.0 with a space', [...BASE, '--encrypt', 'on', '--tls-min-version', '1.0 '], ENV, 'not "1.0 "'],
+  ['tls-min-version empty', [...BASE, '--encrypt', 'on', '--tls-min-version', ''], ENV, '--tls-min-version: needs a value'],
+  ['tls-min-version twice', [...BASE, '--encrypt', 'on', '--tls-min-version', '1.0', '--tls-min-version', '1.1'], ENV, 'option --tls-min-version is given more than once'],
+  ['tls-min-version with encrypt off (default)', [...BASE, '--tls-min-version', '1.0'], ENV, '--tls-min-version: needs --encrypt on or strict (with --encrypt off there is no TLS)'],
+  ['tls-min-version 1.2 with encrypt off', [...BASE, '--encrypt', 'off', '--tls-min-version', '1.2'], ENV, 'needs --encrypt on or strict'],
+  ['tls-min-version 1.3 with encrypt on', [...BASE, '--encrypt', 'on', '--tls-min-version', '1.3'], ENV, '--tls-min-version: TLS 1.3 needs --encrypt strict'],
+  ['tls-min-version 1.0 with strict', [...BASE, '--encrypt', 'strict', '--tls-min-version', '1.0'], ENV, '--tls-min-version: 1.0 applies to --encrypt on only'],
+  ['tls-min-version 1.1 with strict', [...BASE, '--encrypt', 'strict', '--tls-min-version', '1.1'], ENV, '1.1 applies to --encrypt on only'],
   ['log-file in a missing directory', [...BASE, '--log-file', '/nonexistent/dir/check.log'], ENV, '--log-file: /nonexistent/dir/check.log cannot be opened for appending (ENOENT)'],
   ['log-file a directory', [...BASE, '--log-file', '/tmp'], ENV, 'cannot be opened for appending (EISDIR)'],
   ['timeout 0', [...BASE, '--timeout', '0'], ENV, '--timeout: expected seconds greater than 0'],
@@ -328,6 +341,21 @@ test('good values: fractions, limits, aliases, IPv6 brackets, repeats', () => {
   assert.equal(load([...BASE, '--', '-x'], { ...ENV, HAPROXY_SERVER_ADDR: '10.0.0.9' }).host, '10.0.0.11');
 });
 
+test('--tls-min-version: 1.2 unless given; each value with the --encrypt modes it fits, also from a config file', () => {
+  assert.equal(load(BASE, ENV).tlsMinVersion, '1.2');
+  assert.equal(load([...BASE, '--encrypt', 'on'], ENV).tlsMinVersion, '1.2');
+  assert.equal(load([...BASE, '--encrypt', 'strict'], ENV).tlsMinVersion, '1.2');
+  for (const v of ['1.0', '1.1', '1.2']) assert.equal(load([...BASE, '--encrypt', 'on', '--tls-min-version', v], ENV).tlsMinVersion, v);
+  for (const v of ['1.2', '1.3']) assert.equal(load([...BASE, '--encrypt', 'strict', `--tls-min-version=${v}`], ENV).tlsMinVersion, v);
+  const conf = join(dir, 'old-tls.conf');
+  writeFileSync(conf, 'host = 10.0.0.11\nuser = m\ndatabase = S\nencrypt = on\ntrust-server-certificate = yes\ntls-min-version = 1.0\n', { mode: 0o600 });
+  assert.equal(load(['--config', conf], ENV).tlsMinVersion, '1.0');
+  assert.equal(load(['--config', conf, '--tls-min-version', '1.1'], ENV).tlsMinVersion, '1.1', 'the command line wins');
+  const off = join(dir, 'old-tls-off.conf');
+  writeFileSync(off, 'host = 10.0.0.11\nuser = m\ndatabase = S\ntls-min-version = 1.0\n', { mode: 0o600 });
+  assert.match(problem(['--config', off], ENV), /old-tls-off\.conf.*tls-min-version.*needs --encrypt on or strict/);
+});
+
 test('--help and --version win without reading any config', () => {
   assert.equal(collect(['--help', '--config', '/nonexistent'], {}).help, true);
   assert.equal(collect(['-V'], {}).version, true);
@@ -400,7 +428,7 @@ test('binary: a bad option exits 1 with one line; --help and --version exit 0', 
   assert.equal(help.status, 0);
   assert.match(help.stdout, /^Usage: mssql-role-check \[OPTION\]\.\.\./);
   for (const name of ['--host', '--port', '--instance', '--database', '--role', '--user', '--password-file', '--config', '--domain',
-    '--encrypt', '--trust-server-certificate', '--ca-file', '--timeout', '--weight', '--mirroring-state', '--max-lag',
+    '--encrypt', '--trust-server-certificate', '--ca-file', '--tls-min-version', '--timeout', '--weight', '--mirroring-state', '--max-lag',
     '--require-ha', '--maintenance-file', '--application-name', '--verbose', '--json', '--log-file', '--version', '--help']) {
     assert.ok(help.stdout.includes(name), `--help documents ${name}`);
   }

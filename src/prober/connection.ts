@@ -7,6 +7,7 @@ import { connect as netConnect, isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import { domainToASCII } from 'node:url';
 import type { ProbeContext, ProbeError } from './types.ts';
+import { explainTlsVersion, tlsCredentials } from './tls.ts';
 import type { Phase } from '../phases.ts';
 
 // tedious's state names → our phases.
@@ -76,7 +77,8 @@ export function tediousConfig(ctx: ProbeContext): ConnectionConfiguration {
   };
   if (s.instance !== undefined) options.instanceName = s.instance;
   else options.port = s.port;
-  if (s.ca !== undefined) options.cryptoCredentialsDetails = { ca: s.ca };
+  const credentials = tlsCredentials(s);
+  if (credentials) options.cryptoCredentialsDetails = credentials;
   return {
     server: s.host,
     authentication: s.domain !== undefined
@@ -104,7 +106,7 @@ export function describeError(err: unknown): ProbeError {
   }
   // OpenSSL's "40ADCA5A6C7F0000:error:0A000410:SSL routines:ssl3_read_bytes:ssl/tls alert handshake failure:../deps/…"
   message = message.replace(/[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):\S*/g, 'TLS: $1');
-  message = message.replace(/\s+/g, ' ').trim();
+  message = explainTlsVersion(message.replace(/\s+/g, ' ').trim());
   if (err instanceof RequestError && typeof e.number === 'number' && e.number > 0) return { code: `SQL${e.number}`, message };
   // Several SQL errors for one request (e.g. Msg 300 then 297) arrive as an AggregateError of them.
   const first = Array.isArray(e?.errors) ? (e.errors[0] as { number?: unknown } | undefined) : undefined;

@@ -2,6 +2,7 @@
 //
 //   node test/sqlsim/cli.ts --scenario FILE|NAME [--host 127.0.0.1] [--port 0]
 //        [--encryption none|off|on|required|strict] [--tls-dir DIR | --cert FILE --key FILE]
+//        [--tls-version 1.0|1.1]                          a server without TLS 1.2 (2008-2014 unpatched)
 //        [--partner-scenario FILE|NAME --partner-port P]     a mirrored pair in one process
 //        [--fault NAME|JSON] [--delay MS]
 //        [--browser-port N --instance NAME]                   a SQL Server Browser for the instance
@@ -26,7 +27,7 @@ import { createInterface } from 'node:readline';
 import minimist from 'minimist';
 import type { Scenario } from './types.ts';
 import { failover, loadScenario, scenarioFile, setDatabaseState, setMirroringState, setReplicaRole } from './catalog.ts';
-import { startSqlSim, type EncryptionMode, type SqlSim } from './server.ts';
+import { startSqlSim, type EncryptionMode, type SqlSim, type TlsVersions } from './server.ts';
 import { parseFault, type Fault } from './faults.ts';
 import { makeTestCertificates } from './certs.ts';
 import { startBrowser, type Browser } from './browser.ts';
@@ -146,7 +147,7 @@ export class Controller {
 
 async function main(): Promise<void> {
   const argv = minimist(process.argv.slice(2), {
-    string: ['scenario', 'host', 'port', 'encryption', 'tls-dir', 'cert', 'key', 'partner-scenario', 'partner-port', 'fault', 'delay', 'browser-port', 'instance', 'control'],
+    string: ['scenario', 'host', 'port', 'encryption', 'tls-dir', 'cert', 'key', 'partner-scenario', 'partner-port', 'fault', 'delay', 'browser-port', 'instance', 'control', 'tls-version'],
     unknown: (arg) => (arg.startsWith('-') ? usage(`unknown option ${arg}`) : true),
   });
   if (!argv.scenario) usage('--scenario FILE is required');
@@ -162,9 +163,16 @@ async function main(): Promise<void> {
     const certs = makeTestCertificates(argv['tls-dir']);
     tls = { cert: certs.cert, key: certs.key };
   }
+  let tlsVersions: TlsVersions | undefined;
+  if (argv['tls-version'] !== undefined) {
+    const only = ({ '1.0': 'TLSv1', '1.1': 'TLSv1.1' } as const)[argv['tls-version'] as string];
+    if (!only) usage('--tls-version must be 1.0 or 1.1 (the only version the server speaks)');
+    if (!tls) usage('--tls-version needs --encryption off|on|required');
+    tlsVersions = { min: only, max: only };
+  }
   const host = argv.host ?? '127.0.0.1';
   const fault = argv.fault ? parseFault(argv.fault.startsWith('{') ? JSON.parse(argv.fault) : argv.fault) : undefined;
-  const common = { host, encryption, tls, fault, replyDelayMs: argv.delay ? Number(argv.delay) : undefined };
+  const common = { host, encryption, tls, tlsVersions, fault, replyDelayMs: argv.delay ? Number(argv.delay) : undefined };
 
   const servers: SqlSim[] = [];
   let browser: Browser | undefined;

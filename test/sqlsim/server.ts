@@ -17,9 +17,10 @@ import { ProcId, parseRpc, parseSqlBatch, procName, type RpcCall } from './tds/r
 import { UnsupportedType } from './tds/types.ts';
 import * as T from './tds/tokens.ts';
 import { buildChallenge, ntlmMessageType, parseAuthenticate, verifyNtlmv2 } from './tds/ntlm.ts';
-import { FlightCollector, HANDSHAKE_FAILURE_ALERT, createServerTls, type ServerTls } from './tds/tls.ts';
+import { FlightCollector, HANDSHAKE_FAILURE_ALERT, createServerTls, effectiveVersions, type ServerTls, type TlsVersions } from './tds/tls.ts';
 
 export type { EncryptionMode } from './tds/prelogin.ts';
+export type { TlsVersion, TlsVersions } from './tds/tls.ts';
 
 export interface SqlSimOptions {
   scenario: Scenario;
@@ -35,6 +36,12 @@ export interface SqlSimOptions {
    */
   encryption?: EncryptionMode;
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * The TLS versions the server speaks (see TlsVersions in tds/tls.ts for the rules and their
+   * sources), e.g. { min: 'TLSv1', max: 'TLSv1' } for SQL Server 2008-2014 without the TLS 1.2
+   * update. Default: TLS 1.2, and 1.3 with TDS 8.0.
+   */
+  tlsVersions?: TlsVersions;
   fault?: Fault;
   replyDelayMs?: number;
   /**
@@ -57,6 +64,8 @@ export interface SqlSimStats {
   /** TLS handshakes completed: inside PRELOGIN packets (TDS 7.x) and TLS-first (TDS 8.0) */
   tlsHandshakes: number;
   strictHandshakes: number;
+  /** completed handshakes by the version negotiated ('TLSv1', 'TLSv1.2', …) */
+  tlsProtocols: Record<string, number>;
   packetsIn: number;
   packetsOut: number;
   bytesIn: number;
@@ -89,6 +98,11 @@ export async function startSqlSim(options: SqlSimOptions): Promise<SqlSim> {
   const encryption: EncryptionMode = options.encryption ?? (options.tls ? 'off' : 'none');
   if (encryption !== 'none' && !options.tls) throw new Error(`encryption '${encryption}' needs tls: { cert, key }`);
   if (options.fault) checkFault(options.fault);
+  if (options.tlsVersions) {
+    effectiveVersions(options.tlsVersions, encryption === 'strict'); // throws on an empty range
+    const old = options.tlsVersions.max === 'TLSv1' || options.tlsVersions.max === 'TLSv1.1';
+    if (old && encryption === 'strict') throw new Error(`encryption 'strict' (TDS 8.0, SQL Server 2022 and later) needs TLS 1.2, not ${options.tlsVersions.max} at most`);
+  }
   const core = new SimCore(engine, encryption, options);
   await core.listen(options.host ?? '127.0.0.1', options.port ?? 0);
   if (options.fault) await core.setFault(options.fault);
@@ -99,10 +113,13 @@ class SimCore implements SqlSim {
   readonly engine: QueryEngine;
   readonly encryption: EncryptionMode;
   readonly tls: { cert: string | Buffer; key: string | Buffer } | undefined;
+  readonly tlsVersions: TlsVersions | undefined;
+  /** false for a server that speaks only TLS 1.0 or 1.1 */
+  readonly speaksTls12: boolean;
   readonly replyDelayMs: number;
   readonly log: (line: string) => void;
   readonly varcharColumns: ReadonlySet<string>;
-  readonly stats: SqlSimStats = { connections: 0, logins: 0, loginFailures: 0, batches: 0, rpcs: 0, attentions: 0, tlsHandshakes: 0, strictHandshakes: 0, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
+  readonly stats: SqlSimStats = { connections: 0, logins: 0, loginFailures: 0, batches: 0, rpcs: 0, attentions: 0, tlsHandshakes: 0, strictHandshakes: 0, tlsProtocols: {}, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
   fault: Fault | undefined;
   host = '';
   port = 0;
@@ -116,6 +133,8 @@ class SimCore implements SqlSim {
     this.engine = engine;
     this.encryption = encryption;
     this.tls = options.tls;
+    this.tlsVersions = options.tlsVersions;
+    this.speaksTls12 = !options.tlsVersions || options.tlsVersions.max === 'TLSv1.2' || options.tlsVersions.max === 'TLSv1.3';
     this.replyDelayMs = options.replyDelayMs ?? 0;
     this.varcharColumns = new Set(options.varcharColumns);
     this.log = options.log ?? (process.env.SQLSIM_DEBUG ? (line) => process.stderr.write(`sqlsim: ${line}\n`) : () => {});
@@ -285,6 +304,9 @@ class Connection {
         // TDS 8.0 came with SQL Server 2022 (16.x) ("TDS 8.0", Microsoft Learn: SQL Server 2022 and
         // later); an older server reads the ClientHello as a malformed PRELOGIN and closes.
         if (this.version()[0] < 16) return this.protocolError(`TLS ClientHello, but SQL Server ${this.productVersion()} has no TDS 8.0`);
+        // TDS 8.0 came with SQL Server 2022 ("TLS 1.3 support"), which has TLS 1.2; a server
+        // without TLS 1.2 is 2014 or older (KB3135244) and takes the ClientHello for a bad packet.
+        if (!this.sim.speaksTls12) return this.protocolError('TLS ClientHello (TDS 8.0) but the server predates TDS 8.0 (no TLS 1.2)');
         if (this.fault?.name === 'tls-handshake-failure') return this.failHandshake(false);
         this.startTls(true);
       } else if (this.sim.encryption === 'strict') {
@@ -470,7 +492,7 @@ class Connection {
 
   private startTls(strict: boolean): void {
     const { cert, key } = this.sim.tls!;
-    const tls = (this.tls = createServerTls({ cert, key, strict }));
+    const tls = (this.tls = createServerTls({ cert, key, strict, versions: this.sim.tlsVersions }));
     tls.app.on('error', (err) => {
       this.sim.log(`${this.name}: TLS error ${err.message}`);
       if (!this.tlsDropped) this.destroy();
@@ -478,6 +500,8 @@ class Connection {
     tls.app.once('secure', () => {
       this.sim.stats.tlsHandshakes++;
       if (strict) this.sim.stats.strictHandshakes++;
+      const protocol = tls.app.getProtocol() ?? 'unknown';
+      this.sim.stats.tlsProtocols[protocol] = (this.sim.stats.tlsProtocols[protocol] ?? 0) + 1;
       this.sim.log(`${this.name}: TLS ${tls.app.getProtocol()}${strict ? ` ALPN ${tls.app.alpnProtocol}` : this.loginOnlyTls ? ' for the login only' : ''}`);
     });
     tls.app.on('data', (chunk: Buffer) => {
