@@ -68,7 +68,7 @@ const TABLE: Row[] = [
   { label: 'facts query: truncated, then close', fault: { name: 'truncated-packet', on: 'rpc' }, class: 'network', phase: 'query' },
   { label: 'facts query: truncated, then silence', fault: { name: 'truncated-packet', stall: true, on: 'rpc' }, class: 'timeout', phase: 'query' },
   { label: 'facts query: query error', fault: { name: 'query-error', on: 'rpc' }, class: 'sql error', phase: 'query' },
-  { label: 'facts query: oversized result', fault: { name: 'oversized-result', rows: 5000, on: 'rpc' }, class: 'verdict', phase: 'verdict', reason: /returned 5000 rows for it/ },
+  { label: 'facts query: oversized result', fault: { name: 'oversized-result', rows: 2000, on: 'rpc' }, class: 'verdict', phase: 'verdict', reason: /returned 2000 rows for it/ },
   { label: 'facts query: server closes', fault: { name: 'server-close', on: 'rpc' }, class: 'network', phase: 'query' },
 ];
 
