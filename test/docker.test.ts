@@ -120,9 +120,10 @@ test('compose.yaml refuses to start without the run-time env files, and holds no
 });
 
 const SCRIPT_FILES = ['setup-standalone.sh', 'setup-mirroring.sh', 'setup-ag.sh', 'mirror-failover.sh', 'ag-failover.sh', 'ag-wait.sh',
-  'db-state.sh', 'hadr-data-movement.sh'];
+  'ag-partner-lost.sh', 'db-state.sh', 'hadr-data-movement.sh'];
 
 test('the scripts exist, are executable, parse (bash -n), pass shellcheck, and never hide what sqlcmd says', () => {
+  assert.deepEqual(readdirSync(SCRIPTS).sort(), [...SCRIPT_FILES, 'lib.sh'].sort(), 'every script of the folder is checked here');
   for (const f of [...SCRIPT_FILES, 'lib.sh', '../engine-check.sh']) {
     const path = join(SCRIPTS, f);
     assert.ok(existsSync(path), `${f} exists`);
@@ -548,6 +549,23 @@ test('fake docker: a slow failover (roles change after a poll, RESUME refused th
     'FORCE_FAILOVER, ROLE = SECONDARY, its role seen, RESUME refused, RESUME accepted, the old primary resumed');
   assert.match(run.stderr, /sqlag2: RESUME of agdb not accepted \(try 1\): Msg 35239, Level 16/);
   assert.match(run.stderr, /sqlag1: data movement of agdb runs \(0\|SYNCHRONIZING\|NULL\|ONLINE\)/);
+  assertHygiene(run);
+});
+
+test('fake docker: the primary\'s container stopped: the secondary is waited for until it shows the loss, fails every role, and the AG is whole again after start', () => {
+  const run = runRunner(['--only', 'ag', '--scenario', 'ag (docker): with the primary\'s container stopped'], {
+    FAKE_REPLAY: join(REPLAYS, 'ag-lost-primary.json'), FAKE_DOCKER_SERVERS: JSON.stringify({ sqlag1: 'ag-primary', sqlag2: 'ag-secondary-sync' }),
+  });
+  assert.equal(run.status, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /^ok - ag \(docker\): with the primary's container stopped/m);
+  assert.match(run.stdout, /SQL Server 2022 scenarios: 1 passed, 0 failed, 0 skipped/);
+  // stop, wait for the secondary to see it, checks, start, wait for the AG
+  const calls = run.calls.split('\n').filter((l) => / (stop|start|run) /.test(l)).map((l) => l.replace(/^.* (stop|start|run) /, '$1 '));
+  const i = (re: RegExp) => calls.findIndex((l) => re.test(l));
+  assert.ok(i(/^stop -t 30 sqlag1$/) >= 0 && i(/^stop /) < i(/ag-partner-lost\.sh sqlag2$/) && i(/ag-partner-lost/) < i(/^start sqlag1$/) &&
+    i(/^start sqlag1$/) < i(/ag-wait\.sh agdb sqlag1 sqlag2$/), calls.join('\n'));
+  assert.match(run.stdout, /secondary as monitor_full: --database agdb --role secondary → exit 1 .*availability replica role is RESOLVING/);
+  assert.match(run.sqlcmd, /^sqlag2\trule \d+ reply 1\t.*connected_state_desc/m, 'the wait saw the loss on its second poll');
   assertHygiene(run);
 });
 

@@ -357,6 +357,9 @@ function dockerFactory(compose: Compose, stack: Stack, secrets: Secrets): (kind:
       } else if (a.do === 'stop') {
         await compose.stop(stack, server);
         undo.push({ key: `container ${server}`, run: async () => { await compose.start(stack, server); await agWait(); } });
+        // the other replica notices only after its session timeout: wait until it shows the loss
+        const other = stack.servers.find((s) => s !== server);
+        if (kind === 'ag' && other) await compose.script(stack, 'ag-partner-lost.sh', [other]);
       } else {
         await compose.start(stack, server);
         await agWait();
