@@ -9,9 +9,11 @@
 # the server's "Msg N, Level L, State S, Server H, Line N" lines and its text are never lost in a
 # stdout that a caller discards, and reach the runner's output on a failure.
 #
-# Knobs for slow hosts and for test/docker.test.ts (which replays recorded sqlcmd outputs):
+# Knobs for test/docker.test.ts, whose fake docker runs these scripts against recorded sqlcmd
+# outputs (the real setup services get only setup.env, so the defaults hold there):
 #   MSSQL_SQLCMD   another sqlcmd than the image's
 #   POLL_SECONDS   pause between two polls of a wait (default 2)
+#   SYNC_WAIT_SECONDS, RESUME_WAIT_SECONDS: see setup-mirroring.sh and ag-failover.sh
 set -Eeuo pipefail
 # A command that fails outside a test ends the script (set -e); say which, once (not again from
 # inside a command substitution), after the server's messages that sqlcmd wrote to stderr.
