@@ -17,7 +17,7 @@ else die "neither $H1 nor $H2 is PRINCIPAL for $DB"; fi
 
 wait_until $P "$state" "PRINCIPAL|SYNCHRONIZED" 120
 log "$P: ALTER DATABASE [$DB] SET PARTNER FAILOVER"
-q $P "ALTER DATABASE [$DB] SET PARTNER FAILOVER;" >/dev/null
+run $P "ALTER DATABASE [$DB] SET PARTNER FAILOVER;"
 wait_until $M "$state" "PRINCIPAL|SYNCHRONIZED" 120
 wait_until $P "$state" "MIRROR|SYNCHRONIZED" 120
 log "failed over: $M is PRINCIPAL, $P is MIRROR"

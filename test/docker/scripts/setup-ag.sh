@@ -29,12 +29,12 @@ log "replicas: $Pname (on $P), $Sname (on $S)"
 
 for h in $P $S; do
   log "$h: AlwaysOn_health at startup"
-  q $h "ALTER EVENT SESSION AlwaysOn_health ON SERVER WITH (STARTUP_STATE = ON);" >/dev/null
+  run $h "ALTER EVENT SESSION AlwaysOn_health ON SERVER WITH (STARTUP_STATE = ON);"
 done
 
 rm -f /exchange/dbm_certificate.cer /exchange/dbm_certificate.pvk
 log "$P: master key, dbm_certificate, backed up with its private key"
-sql $P <<SQL
+sql $P >&2 <<SQL
 IF NOT EXISTS (SELECT * FROM sys.symmetric_keys WHERE name = N'##MS_DatabaseMasterKey##')
   CREATE MASTER KEY ENCRYPTION BY PASSWORD = N'$DBM_KEY_PASSWORD';
 IF CERT_ID(N'dbm_certificate') IS NULL
@@ -44,7 +44,7 @@ BACKUP CERTIFICATE dbm_certificate TO FILE = N'/exchange/dbm_certificate.cer'
 SQL
 
 log "$S: master key, dbm_certificate from $P's backup"
-sql $S <<SQL
+sql $S >&2 <<SQL
 IF NOT EXISTS (SELECT * FROM sys.symmetric_keys WHERE name = N'##MS_DatabaseMasterKey##')
   CREATE MASTER KEY ENCRYPTION BY PASSWORD = N'$DBM_KEY_PASSWORD';
 IF CERT_ID(N'dbm_certificate') IS NULL
@@ -54,7 +54,7 @@ SQL
 
 for h in $P $S; do
   log "$h: Hadr_endpoint on port $PORT"
-  sql $h <<SQL
+  sql $h >&2 <<SQL
 IF NOT EXISTS (SELECT * FROM sys.database_mirroring_endpoints)
   CREATE ENDPOINT [Hadr_endpoint] AS TCP (LISTENER_PORT = $PORT)
     FOR DATABASE_MIRRORING (ROLE = ALL, AUTHENTICATION = CERTIFICATE dbm_certificate, ENCRYPTION = REQUIRED ALGORITHM AES);
@@ -63,7 +63,7 @@ SQL
 done
 
 log "$P: CREATE AVAILABILITY GROUP $AG (CLUSTER_TYPE = NONE, synchronous commit, readable secondary)"
-sql $P <<SQL
+sql $P >&2 <<SQL
 CREATE AVAILABILITY GROUP [$AG]
   WITH (CLUSTER_TYPE = NONE)
   FOR REPLICA ON
@@ -83,13 +83,13 @@ ALTER AVAILABILITY GROUP [$AG] GRANT CREATE ANY DATABASE;
 SQL
 
 log "$S: JOIN $AG"
-sql $S <<SQL
+sql $S >&2 <<SQL
 ALTER AVAILABILITY GROUP [$AG] JOIN WITH (CLUSTER_TYPE = NONE);
 ALTER AVAILABILITY GROUP [$AG] GRANT CREATE ANY DATABASE;
 SQL
 
 log "$P: create $DB (FULL recovery, one full backup) and add it to $AG (automatic seeding)"
-sql $P <<SQL
+sql $P >&2 <<SQL
 IF DB_ID(N'$DB') IS NULL CREATE DATABASE [$DB];
 ALTER DATABASE [$DB] SET RECOVERY FULL;
 BACKUP DATABASE [$DB] TO DISK = N'/var/opt/mssql/data/$DB.bak' WITH INIT, FORMAT;
