@@ -506,7 +506,7 @@ test('fake docker: a refused SET PARTNER skips every mirroring scenario with the
   for (const l of skips) assert.ok(l.includes(`(not supported here: ${MSG_1463}`), l);
   assert.deepEqual(lines(run.stdout, 'ok - '), ['ok - standalone: ONLINE READ_WRITE passes, and fails once the database is taken offline']);
   assert.deepEqual(lines(run.stdout, 'not ok - '), []);
-  assert.match(run.stdout, /SQL Server 2022 scenarios: 1 passed, 0 failed, 9 skipped \(not supported here\)/);
+  assert.match(run.stdout, new RegExp(`SQL Server 2022 scenarios: 1 passed, 0 failed, ${mirroringNames.length} skipped \\(not supported here\\)`));
   // the standalone part is set up first, and the mirroring setup ran to its refusal
   const order = run.calls.split('\n').filter((l) => / run /.test(l)).map((l) => l.split(' ').slice(-1)[0]);
   assert.ok(order.indexOf('/scripts/setup-standalone.sh') < order.indexOf('/scripts/setup-mirroring.sh'), order.join('\n'));
