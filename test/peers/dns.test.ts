@@ -207,7 +207,9 @@ describe('names in network namespaces', { skip }, () => {
     test(`${row.label}: ${row.pass ? 'passes' : 'exit 1'}`, async () => {
       const from = dns.output.length;
       const r = await check({ host: row.host, instance: row.instance, ns: lab.clients[row.client] });
-      ended.push(`#   ${fmtMs(r.ms).padStart(7)}  exit ${r.status}  ${row.label} (${row.host}${row.instance ? ` --instance ${row.instance}` : ''})${r.json && !row.pass ? `: ${r.json.reason}` : ''}`);
+      const t = r.json?.timings ?? {};
+      const phases = ['start', 'dns', 'browser', 'connect'].filter((p) => t[p] !== undefined).map((p) => `${p} ${Math.round(t[p])}`).join(', ');
+      ended.push(`#   ${fmtMs(r.ms).padStart(7)}  exit ${r.status}  ${row.label} (${row.host}${row.instance ? ` --instance ${row.instance}` : ''}; ms: ${phases})${r.json && !row.pass ? `: ${r.json.reason}` : ''}`);
       assert.ok(!r.killed, `killed at the test's limit: ${shown(r)}`);
       assert.ok(r.ms <= TIMEOUT_S * 1000 + SLACK_MS, `ended after ${fmtMs(r.ms)}, past --timeout ${TIMEOUT_S} + ${SLACK_MS} ms: ${shown(r)}`);
       if (row.pass) {
