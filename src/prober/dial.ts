@@ -51,10 +51,12 @@ export function dial(addresses: Address[], port: number, remainingMs: () => numb
       if (winner) resolve(winner);
       else reject(err);
     };
-    const deadline = setTimeout(() => {
+    const timeUp = () => {
       const tried = failures.length > 0 ? ` (${failures.join('; ')})` : '';
       end(undefined, new DialError(`no answer from ${order.map((a) => a.address).join(', ')} port ${port}${tried}`, true));
-    }, Math.max(0, remainingMs()));
+    };
+    const left = remainingMs();
+    const deadline = setTimeout(timeUp, Math.max(0, left));
 
     // the driver gave up (its own timeout, or the connection closed)
     const onAbort = () => end(undefined, new DialError(`connecting abandoned (${String(signal?.reason)})`, false));
@@ -81,7 +83,8 @@ export function dial(addresses: Address[], port: number, remainingMs: () => numb
       });
       if (queue.length > 0) next = setTimeout(attempt, attemptDelayMs);
     };
-    if (signal?.aborted) onAbort();
+    if (left <= 0) timeUp();
+    else if (signal?.aborted) onAbort();
     else if (queue.length === 0) end(undefined, new DialError('no address to connect to', false));
     else attempt();
   });

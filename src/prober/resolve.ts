@@ -4,7 +4,7 @@
 // event loop). dns.lookup is never called: it is getaddrinfo on libuv's threadpool, which an exit
 // waits for, and glibc's resolver timeouts (5 s a try) know nothing of the deadline. Other NSS
 // sources (mDNS, LDAP, NIS, systemd-resolved's module) are not consulted.
-import { readFileSync } from 'node:fs';
+import { openSync, fstatSync, readFileSync, closeSync, constants } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { domainToASCII } from 'node:url';
@@ -30,11 +30,16 @@ export class ResolveError extends Error {
   }
 }
 
+/** A system file's text; '' when it is missing, unreadable or not a regular file (a FIFO would block). */
 function readText(path: string): string {
+  let fd: number | undefined;
   try {
-    return readFileSync(path, 'latin1');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    return fstatSync(fd).isFile() ? readFileSync(fd, 'latin1') : '';
   } catch {
-    return ''; // missing or unreadable: glibc goes on to the next source as well
+    return ''; // glibc goes on to the next source as well
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
