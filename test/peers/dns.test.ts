@@ -3,18 +3,20 @@
 // and on arm64 (qemu). Then a DNS fault table in network namespaces (dns-lab.ts), each client with
 // its own /etc/hosts and /etc/resolv.conf and a fake DNS server (test/helpers/fake-dns.ts): a
 // resolver that never answers, one that answers slowly (within and beyond the budget), NXDOMAIN,
-// SERVFAIL, no address, a black-holed AAAA or A beside a live one, a name in /etc/hosts only.
+// SERVFAIL, no address, a black-holed AAAA or A beside a live one, a name in /etc/hosts only; and
+// TLS verifying the certificate against the name given, not the address it resolved to.
 // Every row ends within --timeout plus SLACK_MS, measured from outside the process; the rows that
 // can pass do, the others exit 1 with a one-line reason.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeTestCertificates, type TestCertificates } from '../sqlsim/certs.ts';
 import { BIN_X64, BIN_ARM64, NODE, ROOT } from '../helpers/paths.ts';
 import { startSqlSim, type SqlSim } from '../sqlsim/server.ts';
 import type { FakeRecord } from '../helpers/fake-dns.ts';
 import { loadScenario, passwordOf, SIM_CLI, DATABASE, LOGIN } from './sim.ts';
-import { Daemon, run, fmtMs, waitUntil, sleep } from './harness.ts';
+import { Daemon, run, fmtMs, waitUntil, sleep, tempDir } from './harness.ts';
 import { canCreateNetns } from './netns.ts';
 import { createDnsLab, SVC4, SVC6, HOLE4, HOLE6, type DnsLab } from './dns-lab.ts';
 
@@ -41,10 +43,10 @@ interface CheckRun {
 }
 
 /** One check with --json, optionally inside a namespace and under qemu; the password in the environment. */
-async function check(o: { host: string; port?: number; instance?: string; ns?: string; arm64?: boolean; timeoutS?: number }): Promise<CheckRun> {
+async function check(o: { host: string; port?: number; instance?: string; ns?: string; arm64?: boolean; timeoutS?: number; extra?: string[] }): Promise<CheckRun> {
   const timeoutS = o.timeoutS ?? (o.arm64 ? ARM64_TIMEOUT_S : TIMEOUT_S);
   const args = ['--host', o.host, ...(o.instance ? ['--instance', o.instance] : ['--port', String(o.port ?? 1433)]),
-    '--database', DATABASE, '--user', LOGIN, '--timeout', String(timeoutS), '--json'];
+    '--database', DATABASE, '--user', LOGIN, '--timeout', String(timeoutS), '--json', ...(o.extra ?? [])];
   const cmd = [...(o.ns ? ['ip', 'netns', 'exec', o.ns] : []), ...(o.arm64 ? [QEMU, BIN_ARM64] : [BIN_X64]), ...args];
   const r: CheckRun = await run(cmd[0], cmd.slice(1), {
     env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', MSSQL_PASSWORD: PASSWORD },
@@ -183,25 +185,37 @@ describe('names in network namespaces', { skip }, () => {
   let lab: DnsLab;
   let dns: Daemon;
   let sqlsim: Daemon;
+  let tlsSim: Daemon;
+  let tmp: ReturnType<typeof tempDir>;
+  let certs: TestCertificates;
   const ended: string[] = [];
 
   before(async () => {
+    tmp = tempDir('mrc-dns');
+    certs = makeTestCertificates(join(tmp.dir, 'certs'));
     lab = createDnsLab([
       { role: 'live', resolvConf: 'nameserver {dns}\nsearch corp.test\noptions ndots:1\n', hosts: HOSTS },
       { role: 'dead', resolvConf: `nameserver ${HOLE4.replace(/\d+$/, '53')}\nsearch corp.test\n`, hosts: HOSTS },
       { role: 'second', resolvConf: `nameserver ${HOLE4.replace(/\d+$/, '53')}\nnameserver {dns}\nsearch corp.test\n`, hosts: HOSTS },
+      // "localhost" is the servers' address here: the certificate names localhost, not that address
+      { role: 'tls', resolvConf: 'nameserver {dns}\n', hosts: `${SVC4} localhost\n` },
     ]);
     dns = new Daemon('fake-dns', 'ip', ['netns', 'exec', lab.server, NODE, FAKE_DNS, '--host', '0.0.0.0', '--port', '53', '--records', JSON.stringify(RECORDS)]);
     // sqlsim on every address of its namespace (IPv4 and IPv6), with a Browser on UDP 1434
     sqlsim = new Daemon('sqlsim', 'ip', ['netns', 'exec', lab.server, NODE, SIM_CLI, '--scenario', 'principal', '--host', '::', '--port', '1433',
       '--browser-port', '1434', '--instance', 'PROD', '--control', 'stdin']);
+    tlsSim = new Daemon('sqlsim-tls', 'ip', ['netns', 'exec', lab.server, NODE, SIM_CLI, '--scenario', 'principal', '--host', '::', '--port', '1533',
+      '--encryption', 'strict', '--cert', certs.certFile, '--key', certs.keyFile, '--control', 'stdin']);
     await dns.waitForOutput(/^listening /m, 20_000);
     await sqlsim.waitForOutput(/^browser /m, 20_000);
+    await tlsSim.waitForOutput(/^listening /m, 20_000);
   });
   after(async () => {
+    await tlsSim?.stop();
     await sqlsim?.stop();
     await dns?.stop();
     lab?.destroy();
+    tmp?.remove();
     if (ended.length) console.log(`# DNS fault table (--timeout ${TIMEOUT_S}, slack ${SLACK_MS} ms), end measured outside the process:\n${ended.join('\n')}`);
   });
 
@@ -234,6 +248,19 @@ describe('names in network namespaces', { skip }, () => {
       if (row.notAsked) assert.ok(!asked.some((q) => row.notAsked!.test(q)), `DNS was asked ${asked.join(', ')}`);
     });
   }
+
+  test('TLS verifies the certificate against the name, not the address it resolved to (x64 and arm64)', async () => {
+    const ns = lab.clients.tls;
+    const strict = ['--encrypt', 'strict', '--ca-file', certs.caFile];
+    const [x64, arm64] = await Promise.all([check({ host: 'localhost', port: 1533, ns, extra: strict, timeoutS: 10 }),
+      check({ host: 'localhost', port: 1533, ns, extra: strict, arm64: true })]);
+    assertPass(x64, `x64 --host localhost (${SVC4}) --encrypt strict`);
+    assertPass(arm64, `arm64 --host localhost (${SVC4}) --encrypt strict`);
+    const byAddress = await check({ host: SVC4, port: 1533, ns, extra: strict, timeoutS: 10 });
+    assert.equal(byAddress.status, 1, `the certificate does not name ${SVC4}: ${shown(byAddress)}`);
+    assert.match(byAddress.json?.reason ?? '', /altnames|certificate/i, shown(byAddress));
+    console.log(`# --encrypt strict by name: x64 exit 0 in ${fmtMs(x64.ms)}, arm64 exit 0 in ${fmtMs(arm64.ms)}; by address: exit 1 (${byAddress.json?.reason})`);
+  });
 
   test('arm64 (qemu): a name in /etc/hosts only, a DNS name, and --instance with a DNS name', async () => {
     const ns = lab.clients.live;
