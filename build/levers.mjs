@@ -3,7 +3,9 @@
 // one off to measure it again.
 //   leave-out   packages a check never runs (Azure AD auth, Azure Key Vault and their ~2 MB of
 //               dependencies) are replaced by a stub that throws "... is not included".
-//   lazy        tls, dgram and dns, which tedious loads at start-up, load on first use instead; so
+//   lazy        tls, dgram and dns, which tedious loads at start-up, load on first use instead (a
+//               check never calls tedious's dns.lookup, which it reads on every connect: names are
+//               resolved and the Browser asked by src/prober/resolve.ts and browser.ts); so
 //               does util, which tedious's interop helper would otherwise walk member by member,
 //               and crypto, but for randomBytes, which reads /dev/urandom (shims/crypto-lazy.cjs).
 //   trim        js-joda (~465 KB), which tedious only needs to encode date parameters, is

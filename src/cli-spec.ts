@@ -16,7 +16,7 @@ export interface OptionSpec {
 
 export const OPTIONS: OptionSpec[] = [
   { name: 'host', short: 'H', arg: 'HOST', group: 'connection',
-    help: 'SQL Server host name or IPv4/IPv6 address (default: $HAPROXY_SERVER_ADDR, set by HAProxy)' },
+    help: 'SQL Server host name (from /etc/hosts, else DNS) or IPv4/IPv6 address (default: $HAPROXY_SERVER_ADDR, set by HAProxy)' },
   { name: 'port', short: 'p', arg: 'PORT', default: '1433', group: 'connection',
     help: 'TCP port (default: $HAPROXY_SERVER_PORT, else 1433)' },
   { name: 'instance', short: 'I', arg: 'NAME', group: 'connection',

@@ -35,6 +35,7 @@ export function probeReason(e: ProbeError, login: { user?: string; domain?: stri
     case 'ELOGIN': return `login failed: ${e.message}`;
     case 'ESOCKET': return `network error: ${e.message}`;
     case 'EINSTLOOKUP': return `SQL Server Browser lookup failed: ${e.message}`;
+    case 'EDNS': return `name resolution failed: ${e.message}`;
     case 'EENCRYPT': return `TLS: ${e.message}`;
     case 'PROTOCOL': return `unexpected answer from the server: ${e.message}`;
     case 'ETDS': return `unexpected answer from the server: ${e.message}`;

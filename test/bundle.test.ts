@@ -105,6 +105,13 @@ test('loading the probe chunk loads neither node:crypto, node:tls, node:dns nor 
   assert.deepEqual(JSON.parse(r.stdout), []);
 });
 
+test('no bundle calls import(): chunk.cjs compiles them with vm.Script, which has no dynamic-import callback', () => {
+  for (const file of ['mssql-role-check.cjs', 'mssql-role-check.probe.cjs', 'mssql-role-check.iconv.cjs', 'mssql-role-check.loader.cjs']) {
+    const calls = readFileSync(join(ROOT, 'dist', file), 'latin1').match(/(?<![\w$.])import\s*\([^)]{0,60}/g) ?? [];
+    assert.deepEqual(calls, [], `${file} loads modules with import() (use process.getBuiltinModule or require)`);
+  }
+});
+
 test('the js-joda stand-in counts days exactly as js-joda does, and refuses what js-joda refuses', () => {
   interface Joda {
     LocalDate: { of(y: number, m: number, d: number): unknown; ofYearDay(y: number, d: number): { until(e: unknown, u: unknown): number } };

@@ -1,13 +1,16 @@
 // Connect and log in: one tedious connection (no pool: a pool would log in twice and send a
-// validation query), with DNS and TCP timed by our own connector and the later steps timed from
-// tedious's state changes.
+// validation query). Names are resolved (resolve.ts) and a named instance's port asked
+// (browser.ts) before the driver starts; its connector dials the addresses (dial.ts); the later
+// steps are timed from tedious's state changes.
 import { Connection, ConnectionError, RequestError } from 'tedious';
 import type { ConnectionConfiguration } from 'tedious';
-import { connect as netConnect, isIP } from 'node:net';
 import type { Socket } from 'node:net';
-import { domainToASCII } from 'node:url';
 import type { ProbeContext, ProbeError } from './types.ts';
 import { explainTlsVersion, tlsCredentials } from './tls.ts';
+import { resolveHost, ResolveError } from './resolve.ts';
+import type { Address } from './resolve.ts';
+import { dial, DialError } from './dial.ts';
+import { instancePort, BrowserError } from './browser.ts';
 import type { Phase } from '../phases.ts';
 
 // tedious's state names → our phases.
@@ -19,48 +22,47 @@ const STATE_PHASE: Record<string, Phase> = {
   SentClientRequest: 'query',
 };
 
-function connectOne(address: string, family: number, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: address, family, port });
-    const onError = (err: Error) => {
-      socket.destroy();
-      reject(err);
-    };
-    socket.once('error', onError);
-    socket.once('connect', () => {
-      socket.removeListener('error', onError);
-      resolve(socket);
-    });
-  });
+/** What the connector dials: the host's addresses, resolved before the driver starts. */
+interface Target {
+  host: string;
+  addresses: Address[];
+  port: number;
 }
 
+/** The run's own wording for its deadline, so that a timer of ours and main.ts's read the same. */
+const timeoutText = (ctx: ProbeContext) => () => `timeout after ${ctx.settings.timeoutMs / 1000}s during ${ctx.phases.current}`;
+
 /** tedious calls its connector with ({host, port}, lookup, signal); the typings say no arguments. */
-function timedConnector(ctx: ProbeContext) {
-  return async (opts?: { host: string; port: number }): Promise<Socket> => {
-    const host = opts?.host ?? ctx.settings.host;
-    const port = opts?.port ?? ctx.settings.port!;
-    ctx.phases.enter('dns');
-    const family = isIP(host);
-    // node:dns only for a name: an address needs no resolver (and loading one costs start-up time)
-    const addresses = family
-      ? [{ address: host, family }]
-      : await (await import('node:dns/promises')).lookup(domainToASCII(host) || host, { all: true });
+function timedConnector(ctx: ProbeContext, target: Target) {
+  return async (opts?: { host: string; port: number }, _lookup?: unknown, signal?: AbortSignal): Promise<Socket> => {
+    const host = opts?.host ?? target.host;
+    const port = opts?.port ?? target.port;
+    // Another host only if the driver was sent elsewhere: resolved like the first.
+    const addresses = host === target.host ? target.addresses : await resolve(ctx, host);
     ctx.phases.enter('connect');
-    let last: unknown = new Error(`no address for ${host}`);
-    for (const a of addresses) {
-      try {
-        const socket = await connectOne(a.address, a.family, port);
-        if (ctx.settings.encrypt === 'strict') ctx.phases.enter('tls');
-        return socket;
-      } catch (err) {
-        last = err;
-      }
+    try {
+      const socket = await dial(addresses, port, ctx.remainingMs, { signal });
+      if (ctx.settings.encrypt === 'strict') ctx.phases.enter('tls');
+      return socket;
+    } catch (err) {
+      if (err instanceof DialError && err.timedOut) throw new ProbeFailure({ code: 'TIMEOUT', message: timeoutText(ctx)() });
+      throw err;
     }
-    throw last;
   };
 }
 
-export function tediousConfig(ctx: ProbeContext): ConnectionConfiguration {
+/** The addresses of `host` (phase dns), or the reason there are none. */
+async function resolve(ctx: ProbeContext, host: string): Promise<Address[]> {
+  ctx.phases.enter('dns');
+  try {
+    return await resolveHost(host, ctx.remainingMs, timeoutText(ctx));
+  } catch (err) {
+    if (err instanceof ResolveError) throw new ProbeFailure({ code: err.code, message: err.message });
+    throw err;
+  }
+}
+
+export function tediousConfig(ctx: ProbeContext, target: Target): ConnectionConfiguration {
   const s = ctx.settings;
   // Generous driver timeouts: the run's own deadline is the one that ends things, and it knows the phase.
   const budget = Math.ceil(Math.max(1000, ctx.remainingMs() + 1000));
@@ -73,10 +75,10 @@ export function tediousConfig(ctx: ProbeContext): ConnectionConfiguration {
     requestTimeout: budget,
     cancelTimeout: 1000,
     maxRetriesOnTransientErrors: 0,
-    connector: timedConnector(ctx) as unknown as () => Promise<Socket>,
+    connector: timedConnector(ctx, target) as unknown as () => Promise<Socket>,
+    // the port, never instanceName: the Browser is asked before the driver starts (browser.ts)
+    port: target.port,
   };
-  if (s.instance !== undefined) options.instanceName = s.instance;
-  else options.port = s.port;
   const credentials = tlsCredentials(s);
   if (credentials) options.cryptoCredentialsDetails = credentials;
   return {
@@ -98,6 +100,9 @@ const SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT'
  * socket error is the connection lost, as tedious words it when the loss comes outside a request.
  */
 export function describeError(err: unknown): ProbeError {
+  // what our connector threw (the deadline), wrapped by the driver
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (cause instanceof ProbeFailure) return cause.error;
   const e = err as { code?: string; number?: number; message?: string; errors?: unknown[] };
   let message = e?.message ?? String(err);
   // AggregateError from a connector carries the reasons in .errors
@@ -150,11 +155,28 @@ function refuseCleartextLogin(conn: Connection): ProbeFailure | undefined {
   return undefined;
 }
 
-export function openConnection(ctx: ProbeContext): Promise<Connection> {
+/** The host's addresses (phase dns), the instance's port from the Browser (phase browser), then the login. */
+export async function openConnection(ctx: ProbeContext): Promise<Connection> {
+  const s = ctx.settings;
+  const addresses = await resolve(ctx, s.host);
+  let port = s.port!;
+  if (s.instance !== undefined) {
+    ctx.phases.enter('browser');
+    try {
+      port = await instancePort(s.host, addresses, s.instance, ctx.remainingMs, timeoutText(ctx));
+    } catch (err) {
+      if (err instanceof BrowserError) throw new ProbeFailure({ code: err.code, message: err.message });
+      throw err;
+    }
+  }
+  return logIn(ctx, { host: s.host, addresses, port });
+}
+
+function logIn(ctx: ProbeContext, target: Target): Promise<Connection> {
   return new Promise((resolve, reject) => {
     let conn: Connection;
     try {
-      conn = new Connection(tediousConfig(ctx));
+      conn = new Connection(tediousConfig(ctx, target));
     } catch (err) {
       // tedious validates its configuration in the constructor: a value it will not take
       return reject(new ProbeFailure({ code: 'ECONFIG', message: `the driver refused the settings: ${(err as Error).message}` }));
@@ -166,7 +188,6 @@ export function openConnection(ctx: ProbeContext): Promise<Connection> {
     conn.on('debug', (msg: string) => {
       const m = /^State change: \S+ -> (\S+)$/.exec(msg);
       if (!m) return;
-      if (m[1] === 'Connecting') ctx.phases.enter(ctx.settings.instance !== undefined ? 'browser' : 'dns');
       const phase = STATE_PHASE[m[1]];
       if (phase) ctx.phases.enter(phase);
     });

@@ -1,5 +1,6 @@
 // SQL Server Browser (MS-SQLR): a UDP responder telling clients which TCP port a named instance
-// listens on. Requests: CLNT_BCAST_EX (0x03) and CLNT_UCAST_EX (0x02) ask for every instance,
+// listens on. Requests: CLNT_BCAST_EX (0x02, [MC-SQLR] 2.2.1) and CLNT_UCAST_EX (0x03, 2.2.2) ask
+// for every instance (tedious sends 0x02 to one server; mssql-role-check sends 0x03),
 // CLNT_UCAST_INST (0x04) for one, CLNT_UCAST_DAC (0x0F) for the dedicated admin port. The answer
 // is SVR_RESP (0x05), a little-endian length, then "key;value;" pairs, instances ending in ";;".
 
@@ -32,8 +33,8 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-const CLNT_UCAST_EX = 0x02;
-const CLNT_BCAST_EX = 0x03;
+const CLNT_BCAST_EX = 0x02;
+const CLNT_UCAST_EX = 0x03;
 const CLNT_UCAST_INST = 0x04;
 const CLNT_UCAST_DAC = 0x0f;
 const SVR_RESP = 0x05;
