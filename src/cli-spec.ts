@@ -51,7 +51,7 @@ export const OPTIONS: OptionSpec[] = [
     choices: ['SUSPENDED', 'DISCONNECTED', 'SYNCHRONIZING', 'PENDING_FAILOVER', 'SYNCHRONIZED', 'UNSYNCHRONIZED'], group: 'check',
     help: 'with --role primary or mirror: allowed mirroring states, e.g. SYNCHRONIZED; repeat or comma-separate (default: any, but never PENDING_FAILOVER for primary)' },
   { name: 'max-lag', arg: 'SECONDS', group: 'check',
-    help: 'with --role secondary: the most seconds the secondary may lag behind the primary (secondary_lag_seconds)' },
+    help: 'with --role secondary: the most seconds the secondary may need to redo what it has received (redo_queue_size / redo_rate of its own row)' },
   { name: 'require-ha', group: 'check',
     help: 'fail a database that is neither mirrored nor in an availability group' },
   { name: 'maintenance-file', arg: 'PATH', group: 'check',
