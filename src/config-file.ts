@@ -73,6 +73,8 @@ export function readPasswordFile(path: string): string {
   if (first === '') throw new UsageError(`password file ${path} is empty (the password is its first line)`);
   // bytes that are not UTF-8 decode to U+FFFD: that password would only fail to log in
   if (first.includes('\uFFFD')) throw new UsageError(`password file ${path} is not UTF-8 text`);
+  // no SQL Server password holds a NUL (LOGIN7 carries it as text): the file is damaged
+  if (first.includes('\0')) throw new UsageError(`password file ${path} contains a NUL character`);
   return first;
 }
 

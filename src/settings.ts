@@ -123,6 +123,8 @@ export function toSettings(values: Map<string, Given[]>): Settings {
   if (user === undefined) throw new UsageError('no login: give --user (or "user" in the config file, or MSSQL_USER)');
   if (user.length > 128) fail(one('user')!, 'is longer than 128 characters');
   const domain = text('domain');
+  // a DNS domain name has at most 253 characters (NetBIOS names 15); the NTLM messages carry 16-bit lengths
+  if (domain !== undefined && domain.length > 253) fail(one('domain')!, 'is longer than 253 characters (a domain name)');
 
   let password: string;
   const pwFile = one('password-file');

@@ -2,6 +2,10 @@
 // case must end in exit 1 with exactly one line on stderr (no stack trace, no password, nothing on
 // stdout), quickly. The server address is a closed loopback port, so a value the check accepts
 // still ends in a clean connection failure, printed as one line because -v is on.
+// A closed port fails every accepted value alike, so each value the check accepted (its line is a
+// network error, not a refusal) runs once more against a live simulator, where it must either pass
+// or fail for a reason that belongs to that value (a database not found, a login refused, …) —
+// never an internal error, a protocol failure or a setting the driver refuses.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, chmodSync, mkdtempSync, existsSync } from 'node:fs';
@@ -11,17 +15,27 @@ import { BIN_X64 } from '../helpers/paths.ts';
 import { run, tempDir, freePort, writePrivate } from '../peers/harness.ts';
 import { HOSTILE_TEXT, HOSTILE_NUMBERS, HOSTILE_CONFIG_LINES, VALUE_OPTIONS, NUMERIC_OPTIONS, rawArgvScript } from './hostile.ts';
 import { inPool, crashSigns } from './pool.ts';
+import { startSqlSim, type SqlSim } from '../sqlsim/server.ts';
+import { scenarioFile } from '../sqlsim/scenarios.ts';
 
 const PASSWORD = 'Hostile-Table-Pw-7319';
 const LIMIT_MS = 8_000; // far above the 2-3 s deadlines used here: a case that needs it has hung
 let tmp: ReturnType<typeof tempDir>;
 let closedPort: number;
+let live: SqlSim;
 
 before(async () => {
   tmp = tempDir('mrc-bad-input');
   closedPort = await freePort();
+  // the principal of a mirrored pair, where the base command line passes
+  const scenario = scenarioFile('principal');
+  scenario.logins = scenario.logins.map((l) => (l.name === 'monitor' ? { ...l, password: PASSWORD } : l));
+  live = await startSqlSim({ scenario });
 });
-after(() => tmp?.remove());
+after(async () => {
+  await live?.close();
+  tmp?.remove();
+});
 
 interface Case {
   label: string;
@@ -32,7 +46,18 @@ interface Case {
 interface Outcome {
   label: string;
   problems: string[];
+  /** the value was accepted (a network error at the closed port) and was run against the live simulator */
+  rerun?: boolean;
 }
+
+/** What an accepted value may fail for against a live server: its own consequence, per option. */
+const ALLOWED_LIVE_FAILURES: Record<string, RegExp> = {
+  database: /database not found/, user: /^login failed/, domain: /^login failed/,
+  host: /^(name resolution failed|network error|timeout)/, instance: /^SQL Server Browser lookup failed/,
+  'maintenance-file': /^maintenance/, 'application-name': /$^/, role: /not SECONDARY|not MIRROR/,
+  'mirroring-state': /mirroring state is/, 'max-lag': /not in an availability group/,
+};
+const NEVER = new Set(['INTERNAL', 'PROTOCOL', 'ECONFIG', 'ETDS']);
 
 /**
  * The check runs as root here and --log-file appends to the file it names: refuse to run a case
@@ -71,12 +96,38 @@ async function runCase(c: Case, i: number): Promise<Outcome> {
   const crash = crashSigns(r.stderr);
   if (crash) problems.push(`crash signs on stderr: ${crash}`);
   if (r.stderr.includes(PASSWORD) || r.stdout.includes(PASSWORD)) problems.push('the password appears in the output');
-  return { label: c.label, problems };
+  if (problems.length > 0 || !/: FAIL: (network error|name resolution failed|SQL Server Browser lookup failed)/.test(r.stderr)) return { label: c.label, problems };
+  return { label: c.label, problems: await runLive(c, i, cwd), rerun: true };
 }
 
-function report(outcomes: Outcome[]): void {
+/** An accepted value, against the live simulator: a pass, or a failure that value explains. */
+async function runLive(c: Case, i: number, cwd: string): Promise<string[]> {
+  const args = c.args.map((a, k) => (c.args[k - 1]?.toString() === '--port' && a.toString() === String(closedPort) ? s(String(live.port)) : a));
+  const option = /^--([\w-]+)[ =<]/.exec(c.label)?.[1] ?? '';
+  const script = rawArgvScript(cwd, `live${i}`, BIN_X64, [...args, s('--json')]);
+  const r = await run('/bin/sh', [script], { cwd, limitMs: LIMIT_MS, env: { PATH: '/usr/bin:/bin', MSSQL_PASSWORD: PASSWORD, ...c.env } });
+  let report: { verdict?: string; errorCode?: string | null; reason?: string } = {};
+  try {
+    report = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '');
+  } catch {
+    return [`live: no JSON (exit ${r.status}): ${JSON.stringify((r.stdout + r.stderr).slice(0, 200))}`];
+  }
+  const problems: string[] = [];
+  if (r.stdout.includes(PASSWORD) || r.stderr.includes(PASSWORD)) problems.push('live: the password appears in the output');
+  if (r.status !== 0 && r.status !== 1 && !(option === 'weight' && r.status! >= 2)) problems.push(`live: exit ${r.status ?? r.signal}`);
+  if (r.status === 1) {
+    const reason = report.reason ?? '';
+    if (NEVER.has(report.errorCode ?? '')) problems.push(`live: ${report.errorCode}: ${reason}`);
+    else if (!(ALLOWED_LIVE_FAILURES[option] ?? /$^/).test(reason.replace(/^database "[^"]*": /, ''))) problems.push(`live: an accepted --${option} fails for another reason: ${reason}`);
+  }
+  return problems;
+}
+
+function report(outcomes: Outcome[], minLive = 0): void {
   const bad = outcomes.filter((o) => o.problems.length > 0);
-  console.log(`# bad-input: ${outcomes.length} cases, ${bad.length} failing`);
+  const reruns = outcomes.filter((o) => o.rerun).length;
+  console.log(`# bad-input: ${outcomes.length} cases, ${bad.length} failing; ${reruns} accepted values also run against a live simulator`);
+  assert.ok(reruns >= minLive, `only ${reruns} accepted values reached the live simulator (expected at least ${minLive})`);
   assert.deepEqual(bad.map((o) => `${o.label}: ${o.problems.join('; ')}`), [], 'every hostile input must give exit 1 and one line');
 }
 
@@ -108,7 +159,7 @@ test('hostile values for every option on the command line → exit 1, one line',
     const args = base().filter((_, k, all) => all[k].toString() !== `--${opt}` && all[k - 1]?.toString() !== `--${opt}`);
     cases.push({ label: `--${opt}=<newline>`, args: [Buffer.concat([s(`--${opt}=`), s('a\nb')]), ...args] });
   });
-  report(await inPool(cases, 4, runCase));
+  report(await inPool(cases, 4, runCase), 5);
 });
 
 test('duplicate, conflicting and malformed options → exit 1, one line', async () => {
