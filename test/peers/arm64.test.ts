@@ -3,7 +3,10 @@
 // fails, --weight maps a pass to N+2, and a fault still fails.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeTestCertificates } from '../sqlsim/certs.ts';
 import { BIN_X64, BIN_ARM64 } from '../helpers/paths.ts';
 import { startSqlSim, type SqlSim } from '../sqlsim/server.ts';
 import { loadScenario, passwordOf, runCheck, type CheckRun } from './sim.ts';
@@ -64,4 +67,29 @@ test('a wrong password: both exit 1 with the same error code', async () => {
   assert.equal(x64.status, 1);
   assert.equal(arm64.status, 1);
   assert.equal(arm64.json?.errorCode, x64.json?.errorCode);
+});
+
+// The paths the bundle loads lazily, each through both binaries: NTLM (js-md4 and node:crypto),
+// text in a code page (the iconv-lite chunk) and TLS inside PRELOGIN (node:tls). Host names, the
+// SQL Server Browser, old TLS versions and TDS 7.2/7.3 logins have their own arm64 rows in
+// test/peers/dns.test.ts, test/tls-version.test.ts and test/versions.test.ts.
+test('lazily loaded paths: NTLM, varchar text, TLS — both binaries pass with the same facts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'arm64-lazy-'));
+  const certs = makeTestCertificates(join(dir, 'certs'));
+  const scenario = loadScenario('principal');
+  scenario.logins.push({ name: 'CORP\\monitor', password });
+  const sims = [
+    await startSqlSim({ scenario }),
+    await startSqlSim({ scenario, varcharColumns: ['name', 'state_desc', 'user_access_desc', 'mirroring_role_desc', 'mirroring_state_desc'] }),
+    await startSqlSim({ scenario, tls: { cert: certs.cert, key: certs.key }, encryption: 'required' }),
+  ];
+  try {
+    sameVerdict(await both(sims[0], ['--domain', 'CORP']), 0, 'NTLM (--domain CORP)');
+    sameVerdict(await both(sims[1]), 0, 'varchar text (iconv-lite chunk)');
+    sameVerdict(await both(sims[2], ['--encrypt', 'on', '--trust-server-certificate']), 0, 'TLS in PRELOGIN (--encrypt on)');
+    sameVerdict(await both(sims[2], ['--encrypt', 'on', '--ca-file', certs.caFile]), 0, 'TLS, certificate verified (--ca-file)');
+  } finally {
+    await Promise.all(sims.map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
