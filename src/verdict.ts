@@ -214,11 +214,9 @@ function judge(f: DatabaseFacts, s: VerdictSettings): string {
   if (agHidden && s.role !== 'mirror') fail(`in an availability group, but no availability-group rows are visible: ${h.viewServerState}`);
   // A mirror database is RESTORING and, to a login without sysadmin, looks not mirrored at all.
   const restoringHint = mirrored ? '' : s.role === 'primary' || s.role === 'online' ? h.notWritable : ` (if it is a mirror: ${h.mirrorHidden})`;
-  if (s.requireHa && !mirrored && !inAg) {
-    const why = s.role === 'primary' && !s.allowStandalone
-      ? ': nothing stops another copy (a broken mirror or a former replica, recovered) from being writable too, and it would pass as well; give --allow-standalone to accept standalone databases'
-      : ' (--require-ha)';
-    fail(`neither mirrored nor in an availability group${why}${f.state_desc === 'RESTORING' ? restoringHint : ''}`);
+  // (--role primary checks it last, so that a mirror hidden from the login fails for being RESTORING)
+  if (s.requireHa && !mirrored && !inAg && s.role !== 'primary') {
+    fail(`neither mirrored nor in an availability group (--require-ha)${f.state_desc === 'RESTORING' ? restoringHint : ''}`);
   }
 
   switch (s.role) {
@@ -269,6 +267,9 @@ function judge(f: DatabaseFacts, s: VerdictSettings): string {
         return `${agLabels(groups)}: local replica PRIMARY, ONLINE; database ONLINE, READ_WRITE`;
       }
       requireWritable(f, h, restoringHint);
+      if (s.requireHa) {
+        fail('neither mirrored nor in an availability group: nothing stops another copy (a broken mirror or a former replica, recovered) from being writable too, and it would pass as well; give --allow-standalone to accept standalone databases');
+      }
       return 'database ONLINE, READ_WRITE (neither mirrored nor in an availability group)';
     }
 
