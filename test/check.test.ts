@@ -337,7 +337,10 @@ test('one login, one query: the check makes a single connection and one round tr
     assert.equal(s.stats.rpcs - before.rpcs, 1, 'one query (sp_executesql) for three databases');
     // tedious's SET-options batch is left out of the build (build/levers.mjs, one-batch)
     assert.equal(s.stats.batches - before.batches, 0, 'no SQL batch: the query is the only request');
-    assert.equal(s.stats.packetsIn - before.packetsIn, 3, 'three messages in: PRELOGIN, LOGIN7, the query');
+    assert.equal(s.stats.messagesIn - before.messagesIn, 3, 'three messages in: PRELOGIN, LOGIN7, the query');
+    // the query of three databases is a little longer than one 4096-byte packet (the witness and
+    // cluster-type columns), so it may take a second packet of the same message
+    assert.ok(s.stats.packetsIn - before.packetsIn <= 4, `packets in: ${s.stats.packetsIn - before.packetsIn}`);
     for (const phase of ['dns', 'connect', 'prelogin', 'login', 'query', 'total']) {
       assert.equal(typeof r.report.timings[phase], 'number', `timings.${phase}`);
     }
