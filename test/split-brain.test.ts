@@ -217,3 +217,22 @@ test('partner given as host alone: the same port as --port; [IPv6]:PORT is accep
   assert.equal(v6.status, 0, v6.reason);
   assert.match(v6.reason, /partner \[::1\]:\d+ cannot be asked/);
 });
+
+test('-v prints a line for the partner, and --json carries its facts', { timeout: 60_000 }, async () => {
+  const [pa, pb] = [scenarioFile('witness-principal'), scenarioFile('witness-mirror')];
+  const [a, b] = [await start(pa), await start(pb)];
+  const password = pa.logins.find((l) => l.name === LOGIN)!.password;
+  const r = await run(BIN_X64, ['--host', a.host, '--port', String(a.port), '--user', LOGIN, '--database', 'appdb', '--timeout', '5',
+    '--json', '-v', '--partner', addr(b.host, b.port)], { env: { PATH: '/usr/bin:/bin', MSSQL_PASSWORD: password }, limitMs: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 2, r.stderr);
+  assert.match(lines[0], /database "appdb": PASS: .*partner 127\.0\.0\.1:\d+: database RESTORING/);
+  assert.match(lines[1], new RegExp(`partner 127\\.0\\.0\\.1:${b.port}: database "appdb" \\[state RESTORING`));
+  const json = JSON.parse(r.stdout) as { partner: { server: string; reached: boolean; facts: Array<{ state_desc: string }> }; timings: Record<string, number> };
+  assert.equal(json.partner.server, addr(b.host, b.port));
+  assert.equal(json.partner.reached, true);
+  assert.equal(json.partner.facts[0].state_desc, 'RESTORING');
+  assert.equal(typeof json.timings.partner, 'number');
+  assert.ok(!r.stdout.includes(password) && !r.stderr.includes(password));
+});
