@@ -2,10 +2,9 @@
 // verdict. Returns an Outcome; main.ts turns it into output and an exit code.
 import { statSync } from 'node:fs';
 import type { Settings } from './settings.ts';
-import type { PhaseClock } from './phases.ts';
+import { PhaseClock } from './phases.ts';
 import type { Outcome } from './output.ts';
 import type { ProbeError } from './prober/types.ts';
-import { PhaseClock as Clock } from './phases.ts';
 import type { PartnerAnswer } from './verdict.ts';
 import { decidePartner, decideRole, quoteLogin } from './verdict.ts';
 import { target } from './output.ts';
@@ -98,7 +97,7 @@ async function askPartner(settings: Settings, remainingMs: () => number, probe: 
   const p = settings.partner!;
   const budget = () => remainingMs() - Math.min(PARTNER_RESERVE_MS, settings.timeoutMs / 4);
   if (budget() <= 0) return { reached: false, reason: 'no time left within --timeout' };
-  const clock = new Clock();
+  const clock = new PhaseClock();
   const copy: Settings = { ...settings, host: p.host, port: p.port, instance: p.instance, partner: undefined };
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<PartnerAnswer>((resolve) => {

@@ -58,7 +58,7 @@ ${select},
   ar.secondary_role_allow_connections_desc, ar.availability_mode_desc,
   (SELECT cluster_type_desc FROM sys.availability_groups AS agc WHERE agc.group_id = drs.group_id) AS cluster_type_desc
 ${from}
-CROSS JOIN (SELECT CAST(NULL AS nvarchar(60)) AS cluster_type_desc) AS before2017
+CROSS JOIN (SELECT NULL AS cluster_type_desc) AS before2017
 LEFT JOIN sys.dm_hadr_database_replica_states AS drs ON drs.database_id = d.database_id AND drs.is_local = 1
 LEFT JOIN sys.dm_hadr_availability_replica_states AS ars ON ars.replica_id = drs.replica_id
 LEFT JOIN sys.availability_replicas AS ar ON ar.replica_id = drs.replica_id
