@@ -49,7 +49,7 @@ export const OPTIONS: OptionSpec[] = [
     help: 'primary (alias principal), secondary, mirror or online' },
   { name: 'mirroring-state', arg: 'STATE', repeatable: true,
     choices: ['SUSPENDED', 'DISCONNECTED', 'SYNCHRONIZING', 'PENDING_FAILOVER', 'SYNCHRONIZED', 'UNSYNCHRONIZED'], group: 'check',
-    help: 'with --role primary or mirror: allowed mirroring states, e.g. SYNCHRONIZED; repeat or comma-separate (default: any, but never PENDING_FAILOVER for primary)' },
+    help: 'with --role primary or mirror: allowed mirroring states, e.g. SYNCHRONIZED; repeat or comma-separate (default: any, but never PENDING_FAILOVER for primary, and DISCONNECTED only with a CONNECTED witness, --partner or --allow-standalone)' },
   { name: 'max-lag', arg: 'SECONDS', group: 'check',
     help: 'with --role secondary: the most seconds the secondary may need to redo what it has received (redo_queue_size / redo_rate of its own row)' },
   { name: 'require-ha', group: 'check',

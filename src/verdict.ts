@@ -152,6 +152,8 @@ export function redoLagSeconds(g: Pick<GroupFacts, 'redo_queue_size' | 'redo_rat
 
 const WITNESS_STATES = ['UNKNOWN', 'CONNECTED', 'DISCONNECTED'];
 const CLUSTER_TYPES = ['WSFC', 'EXTERNAL', 'NONE'];
+// sys.database_mirroring: mirroring_witness_name "NULL = No witness exists" (an empty name is none
+// either); mirroring_witness_state_desc UNKNOWN, CONNECTED or DISCONNECTED, as this partner sees it.
 const hasWitness = (f: DatabaseFacts) => f.mirroring_witness_name !== null && f.mirroring_witness_name !== '';
 
 function witnessState(f: DatabaseFacts, h: ReturnType<typeof hints>): string {
