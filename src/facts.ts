@@ -22,6 +22,12 @@ export interface DatabaseFacts {
   mirroring_guid: string | null;
   mirroring_role_desc: string | null;
   mirroring_state_desc: string | null;
+  /** FULL (high safety) or OFF (high performance); UNKNOWN while the partners have not agreed */
+  mirroring_safety_level_desc: string | null;
+  /** the witness's network address; NULL or empty when no witness is configured */
+  mirroring_witness_name: string | null;
+  /** UNKNOWN, CONNECTED or DISCONNECTED: whether this partner is connected to the witness */
+  mirroring_witness_state_desc: string | null;
 
   // Always On, the local replica: its (first) row of sys.dm_hadr_database_replica_states with
   // is_local = 1 and what that row joins to. The login needs VIEW SERVER STATE, or the query fails.
@@ -41,6 +47,8 @@ export interface DatabaseFacts {
   replica_synchronization_health_desc: string | null;
   secondary_role_allow_connections_desc: string | null; // sys.availability_replicas
   availability_mode_desc: string | null;
+  /** sys.availability_groups.cluster_type_desc (2017+): WSFC, EXTERNAL or NONE; NULL on 2012-2016, where every group is WSFC */
+  cluster_type_desc: string | null;
 
   /**
    * Further local availability-group rows of the database: a database in a distributed
@@ -54,7 +62,7 @@ export const GROUP_COLUMNS = [
   'ag_name', 'group_id', 'replica_id', 'synchronization_state_desc', 'synchronization_health_desc',
   'database_state_desc', 'is_suspended', 'redo_queue_size', 'redo_rate', 'role_desc', 'operational_state_desc',
   'connected_state_desc', 'replica_synchronization_health_desc', 'secondary_role_allow_connections_desc',
-  'availability_mode_desc',
+  'availability_mode_desc', 'cluster_type_desc',
 ] as const;
 export type GroupFacts = Pick<DatabaseFacts, (typeof GROUP_COLUMNS)[number]>;
 
@@ -72,11 +80,12 @@ export function noFacts(requested: string, rows = 0): DatabaseFacts {
     database_id: null, name: null, state_desc: null, is_read_only: null, user_access_desc: null,
     updateability: null, db_replica_id: null,
     mirroring_guid: null, mirroring_role_desc: null, mirroring_state_desc: null,
+    mirroring_safety_level_desc: null, mirroring_witness_name: null, mirroring_witness_state_desc: null,
     ag_name: null, group_id: null, replica_id: null, synchronization_state_desc: null,
     synchronization_health_desc: null, database_state_desc: null, is_suspended: null,
     redo_queue_size: null, redo_rate: null, role_desc: null, operational_state_desc: null,
     connected_state_desc: null, replica_synchronization_health_desc: null,
-    secondary_role_allow_connections_desc: null, availability_mode_desc: null,
+    secondary_role_allow_connections_desc: null, availability_mode_desc: null, cluster_type_desc: null,
     more_groups: [],
   };
 }

@@ -23,6 +23,8 @@ export interface Outcome {
   phase: string | null;
   databases: DatabaseOutcome[];
   timings: Record<string, number>;
+  /** --partner: the server asked, and its facts or why it could not be asked */
+  partner?: { server: string; reached: boolean; facts?: DatabaseFacts[]; reason?: string };
 }
 
 /** Remove the password from a text, wherever it appears: as it is, and as JSON.stringify quotes it (a name in a reason). */
@@ -80,8 +82,15 @@ export function verboseLines(o: Outcome, s: Settings): string[] {
     const where = o.phase && o.errorCode !== 'MAINTENANCE' && !o.reason.includes(`during ${o.phase}`) ? `, during ${o.phase}` : '';
     return [`${head}: ${o.pass ? 'PASS' : 'FAIL'}: ${o.reason} (${o.errorCode ?? 'ok'}${where}, ${ms})`];
   }
-  return o.databases.map((d) =>
+  const lines = o.databases.map((d) =>
     `${head}: database ${JSON.stringify(d.name)}: ${d.pass ? 'PASS' : 'FAIL'}: ${d.reason} [${factsSummary(d.facts)}] (${ms})`);
+  const p = o.partner;
+  if (p) {
+    lines.push(p.reached
+      ? `${head}: partner ${p.server}: ${(p.facts ?? []).map((f) => `database ${JSON.stringify(f.requested)} [${factsSummary(f)}]`).join('; ')}`
+      : `${head}: partner ${p.server}: not asked: ${p.reason}`);
+  }
+  return lines;
 }
 
 /** The --json object, with the password scrubbed from every string in it. */
@@ -96,6 +105,7 @@ export function jsonReport(o: Outcome, s: Settings): string {
     role: s.role,
     databases: o.databases.map((d) => ({ name: d.name, pass: d.pass, reason: d.reason, facts: d.facts ?? null })),
     timings: o.timings,
+    ...(o.partner ? { partner: o.partner } : {}),
     version: pkg.version,
   }, s.password));
 }

@@ -15,10 +15,11 @@ export type Phase =
   | 'prelogin' // PRELOGIN, and TLS inside it with --encrypt on
   | 'login' // LOGIN7 up to LOGINACK
   | 'query'
+  | 'partner' // --partner: the same probe, against the partner
   | 'verdict';
 
 /** The phases in which the server is being talked to. */
-export const NETWORK_PHASES: readonly Phase[] = ['browser', 'dns', 'connect', 'tls', 'prelogin', 'login', 'query'];
+export const NETWORK_PHASES: readonly Phase[] = ['browser', 'dns', 'connect', 'tls', 'prelogin', 'login', 'query', 'partner'];
 
 export class PhaseClock {
   current: Phase = 'start';

@@ -2,10 +2,12 @@
 // verdict. Returns an Outcome; main.ts turns it into output and an exit code.
 import { statSync } from 'node:fs';
 import type { Settings } from './settings.ts';
-import type { PhaseClock } from './phases.ts';
+import { PhaseClock } from './phases.ts';
 import type { Outcome } from './output.ts';
 import type { ProbeError } from './prober/types.ts';
-import { decideRole, quoteLogin } from './verdict.ts';
+import type { PartnerAnswer } from './verdict.ts';
+import { decidePartner, decideRole, quoteLogin } from './verdict.ts';
+import { target } from './output.ts';
 
 /** The exit code of a verdict: keepalived's misc_dynamic reads 2..255 as "up with weight N-2". */
 export function exitCodeFor(pass: boolean, weight: number | undefined): number {
@@ -62,14 +64,50 @@ export async function runCheck(settings: Settings, phases: PhaseClock, remaining
   }
 
   phases.enter('verdict');
-  const v = decideRole(result.facts, settings);
+  let v = decideRole(result.facts, settings);
+  let partner: Outcome['partner'];
+  if (settings.partner && v.pass) {
+    const name = target({ host: settings.partner.host, port: settings.partner.port, instance: settings.partner.instance });
+    phases.enter('partner');
+    const answer = await askPartner(settings, remainingMs, probe);
+    phases.enter('verdict');
+    v = decidePartner(v, answer, name);
+    partner = { server: name, reached: answer.reached, ...(answer.reached ? { facts: answer.facts } : { reason: answer.reason }) };
+  }
   return {
     pass: v.pass,
     exitCode: exitCodeFor(v.pass, settings.weight),
     reason: v.reason,
     errorCode: v.pass ? null : 'ROLE',
     phase: v.pass ? null : 'verdict',
-    databases: v.databases.map((d, i) => ({ ...d, facts: result.facts[i] })),
+    databases: v.databases.map((d, i) => ({ name: d.name, pass: d.pass, reason: d.reason, facts: result.facts[i] })),
     timings: phases.timings(),
+    ...(partner ? { partner } : {}),
   };
+}
+
+/**
+ * Time kept back for the verdict and the output after the partner is asked: a partner that does not
+ * answer must leave time to pass on quorum, not run into the run's own deadline.
+ */
+const PARTNER_RESERVE_MS = 250;
+
+/** The same probe, pointed at --partner, within what is left of --timeout. */
+async function askPartner(settings: Settings, remainingMs: () => number, probe: typeof import('./prober/index.ts').probe): Promise<PartnerAnswer> {
+  const p = settings.partner!;
+  const budget = () => remainingMs() - Math.min(PARTNER_RESERVE_MS, settings.timeoutMs / 4);
+  if (budget() <= 0) return { reached: false, reason: 'no time left within --timeout' };
+  const clock = new PhaseClock();
+  const copy: Settings = { ...settings, host: p.host, port: p.port, instance: p.instance, partner: undefined };
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<PartnerAnswer>((resolve) => {
+    timer = setTimeout(() => resolve({ reached: false, reason: `no answer within --timeout, during ${clock.current}` }), budget());
+  });
+  const asked = probe({ settings: copy, phases: clock, remainingMs: budget }).then((r): PartnerAnswer =>
+    r.ok ? { reached: true, facts: r.facts } : { reached: false, reason: probeReason(r.error, settings) });
+  try {
+    return await Promise.race([asked, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -38,6 +38,10 @@ export interface Settings {
   mirroringStates?: MirroringState[];
   maxLagSeconds?: number;
   requireHa: boolean;
+  /** --allow-standalone: --role primary passes copies nothing guards (see verdict.ts) */
+  allowStandalone: boolean;
+  /** --partner: the other server, asked after this one passes */
+  partner?: { host: string; port?: number; instance?: string };
   maintenanceFile?: string;
   weight?: number;
   verbose: boolean;
@@ -91,16 +95,7 @@ export function toSettings(values: Map<string, Given[]>): Settings {
     throw new UsageError('no server to check: give --host (or "host" in the config file, or HAPROXY_SERVER_ADDR)');
   }
   const hostGiven = one('host')!;
-  if (/^\[.*\]$/.test(host)) host = host.slice(1, -1); // [::1]
-  if (ipFamily(host) === 0) {
-    if (host.includes('\\')) fail(hostGiven, `${show(host)} looks like HOST\\INSTANCE; give the instance with --instance`);
-    if (/^[^:]+[:,]\d+$/.test(host)) fail(hostGiven, `${show(host)} includes a port; give it with --port`);
-    if (host.startsWith('/')) fail(hostGiven, `${show(host)} is a path, not a host (a unix socket cannot be checked)`);
-    const ascii = domainToASCII(host);
-    if (host.length > 253 || ascii === '' || !/^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*\.?$/.test(ascii)) {
-      fail(hostGiven, `${show(host)} is not a host name or IP address`);
-    }
-  }
+  host = checkHost(host, hostGiven);
 
   const instance = text('instance');
   if (instance !== undefined && !/^[^\s\\/:;,'"]{1,16}$/.test(instance)) {
@@ -226,7 +221,17 @@ export function toSettings(values: Map<string, Given[]>): Settings {
     maxLagSeconds = Number(v);
   }
 
-  const requireHa = flag('require-ha');
+  const allowStandalone = flag('allow-standalone');
+  if (allowStandalone && role !== 'primary') fail(one('allow-standalone')!, `applies to --role primary, not ${role}`);
+  if (allowStandalone && flag('require-ha')) fail(one('allow-standalone')!, '--allow-standalone and --require-ha exclude each other');
+  // a standalone database passes --role primary only when the operator says so
+  const requireHa = flag('require-ha') || (role === 'primary' && !allowStandalone);
+  const partnerGiven = one('partner');
+  let partner: Settings['partner'];
+  if (partnerGiven) {
+    if (role !== 'primary') fail(partnerGiven, `applies to --role primary, not ${role}`);
+    partner = partnerOf(text('partner')!, partnerGiven, { port, instance });
+  }
   const maintenanceFile = text('maintenance-file');
   // A relative path would be looked for where keepalived starts the check (/), not where the
   // operator tried it by hand: the drain would silently never happen.
@@ -249,9 +254,38 @@ export function toSettings(values: Map<string, Given[]>): Settings {
   return {
     host, port, instance, user, password, domain,
     encrypt, trustServerCertificate, caFile, ca, tlsMinVersion, applicationName, timeoutMs,
-    databases, role, mirroringStates, maxLagSeconds, requireHa, maintenanceFile, weight,
+    databases, role, mirroringStates, maxLagSeconds, requireHa, allowStandalone, partner, maintenanceFile, weight,
     verbose: flag('verbose'), json: flag('json'), logFile, logFd,
   };
+}
+
+/** A host as --host takes it: a name or an address ([v6] unbracketed), or a UsageError naming it. */
+function checkHost(host: string, g: Given): string {
+  const fail = (what: string): never => {
+    throw new UsageError(`${g.origin}: ${what}`);
+  };
+  if (/^\[.*\]$/.test(host)) host = host.slice(1, -1); // [::1]
+  if (ipFamily(host) === 0) {
+    if (host.includes('\\')) fail(`${show(host)} looks like HOST\\INSTANCE; give the instance with --instance`);
+    if (/^[^:]+[:,]\d+$/.test(host)) fail(`${show(host)} includes a port; give it with --port`);
+    if (host.startsWith('/')) fail(`${show(host)} is a path, not a host (a unix socket cannot be checked)`);
+    const ascii = domainToASCII(host);
+    if (host.length > 253 || ascii === '' || !/^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*\.?$/.test(ascii)) {
+      fail(`${show(host)} is not a host name or IP address`);
+    }
+  }
+
+  return host;
+}
+
+/** --partner HOST[:PORT] ([v6]:PORT for an IPv6 address); without a port, this server's port or instance. */
+function partnerOf(value: string, g: Given, self: { port?: number; instance?: string }): NonNullable<Settings['partner']> {
+  const m = /^\[([^\]]*)\](?::(.*))?$/.exec(value) ?? (ipFamily(value) === 6 ? null : /^([^:]*)(?::(.*))?$/.exec(value));
+  const host = checkHost(m ? m[1] : value, g);
+  const p = m?.[2];
+  if (p === undefined) return { host, port: self.port, instance: self.instance };
+  if (!INTEGER.test(p) || Number(p) < 1 || Number(p) > 65535) throw new UsageError(`${g.origin}: expected a TCP port 1..65535 after the host, not ${show(p)}`);
+  return { host, port: Number(p) };
 }
 
 /** Open the log file for appending (created 0640); a FIFO or a directory is refused, never waited on. */

@@ -12,6 +12,13 @@ export interface VerdictSettings {
   mirroringStates?: MirroringState[];
   maxLagSeconds?: number;
   requireHa: boolean;
+  /**
+   * --allow-standalone: --role primary also passes a copy that nothing guards against a second
+   * writable one (standalone, CLUSTER_TYPE = NONE, a witness-less principal that lost its mirror)
+   */
+  allowStandalone?: boolean;
+  /** --partner is given: the partner's answer (decidePartner) settles what this server alone cannot */
+  partner?: unknown;
   /** the login, to write the GRANT that fixes a missing permission */
   user?: string;
   domain?: string;
@@ -21,6 +28,8 @@ export interface DatabaseVerdict {
   name: string;
   pass: boolean;
   reason: string;
+  /** on a pass of --role primary: what stops another server from being primary too (witness, cluster), or null */
+  quorum?: string | null;
 }
 
 export interface Verdict {
@@ -141,6 +150,55 @@ export function redoLagSeconds(g: Pick<GroupFacts, 'redo_queue_size' | 'redo_rat
   return Math.ceil(queue / rate);
 }
 
+const WITNESS_STATES = ['UNKNOWN', 'CONNECTED', 'DISCONNECTED'];
+const CLUSTER_TYPES = ['WSFC', 'EXTERNAL', 'NONE'];
+// sys.database_mirroring: mirroring_witness_name "NULL = No witness exists" (an empty name is none
+// either); mirroring_witness_state_desc UNKNOWN, CONNECTED or DISCONNECTED, as this partner sees it.
+const hasWitness = (f: DatabaseFacts) => f.mirroring_witness_name !== null && f.mirroring_witness_name !== '';
+
+function witnessState(f: DatabaseFacts, h: ReturnType<typeof hints>): string {
+  const ws = need(f.mirroring_witness_state_desc, 'mirroring witness state', h.mirrorHidden);
+  if (!WITNESS_STATES.includes(ws)) fail(`unexpected mirroring witness state ${show(ws)}`);
+  return ws;
+}
+
+/**
+ * The cluster type of a group: sys.availability_groups.cluster_type_desc, which 2012-2016 lack (every
+ * group there is WSFC: CLUSTER_TYPE came with 2017); null when the group's row is hidden (no
+ * VIEW ANY DEFINITION: ag_name is NULL too).
+ */
+function clusterType(g: GroupFacts): string | null {
+  if (g.ag_name === null) return null;
+  const t = g.cluster_type_desc ?? 'WSFC';
+  if (!CLUSTER_TYPES.includes(t)) fail(`${agLabel(g)}: unexpected cluster_type_desc ${show(t)}`);
+  return t;
+}
+
+/**
+ * What keeps a passing primary the only one even when its partner cannot be asked, or null. A
+ * principal with its witness CONNECTED holds quorum: the mirror cannot fail over without it
+ * ("Quorum: How a Witness Affects Database Availability"). A PRIMARY replica of a WSFC or EXTERNAL
+ * group whose replica is HEALTHY is primary by the cluster's word: a replica that loses the cluster
+ * becomes RESOLVING. Nothing else (witness-less mirroring, CLUSTER_TYPE = NONE, standalone) holds one.
+ */
+function quorumOf(f: DatabaseFacts, h: ReturnType<typeof hints>): string | null {
+  if (f.mirroring_guid !== null) {
+    return hasWitness(f) && witnessState(f, h) === 'CONNECTED' ? `witness ${show(f.mirroring_witness_name)} CONNECTED` : null;
+  }
+  const groups = groupsOf(f);
+  if (groups.length === 0) return null;
+  const parts: string[] = [];
+  for (const g of groups) {
+    const t = clusterType(g);
+    if (t !== 'WSFC' && t !== 'EXTERNAL') return null;
+    if (g.replica_synchronization_health_desc !== 'HEALTHY') return null;
+    parts.push(`${agLabel(g)}: ${t} cluster, replica HEALTHY`);
+  }
+  return parts.join('; ');
+}
+
+const PARTNER_OR_ALLOW = 'give --partner to ask the other server, or --allow-standalone to accept this risk';
+
 function judge(f: DatabaseFacts, s: VerdictSettings): string {
   const h = hints(s);
   if (f.rows === 0) fail('the server returned no row for it');
@@ -158,7 +216,8 @@ function judge(f: DatabaseFacts, s: VerdictSettings): string {
   if (agHidden && s.role !== 'mirror') fail(`in an availability group, but no availability-group rows are visible: ${h.viewServerState}`);
   // A mirror database is RESTORING and, to a login without sysadmin, looks not mirrored at all.
   const restoringHint = mirrored ? '' : s.role === 'primary' || s.role === 'online' ? h.notWritable : ` (if it is a mirror: ${h.mirrorHidden})`;
-  if (s.requireHa && !mirrored && !inAg) {
+  // (--role primary checks it last, so that a mirror hidden from the login fails for being RESTORING)
+  if (s.requireHa && !mirrored && !inAg && s.role !== 'primary') {
     fail(`neither mirrored nor in an availability group (--require-ha)${f.state_desc === 'RESTORING' ? restoringHint : ''}`);
   }
 
@@ -171,8 +230,22 @@ function judge(f: DatabaseFacts, s: VerdictSettings): string {
         const st = mirroringState(f, h);
         if (st === 'PENDING_FAILOVER') fail('mirroring state is PENDING_FAILOVER (a failover is under way)');
         requireAllowedMirroringState(st, s);
+        let witness = '';
+        if (hasWitness(f)) {
+          const ws = witnessState(f, h);
+          // Without the mirror and the witness the principal has lost quorum, and the mirror with the
+          // witness may have failed over ("Quorum: How a Witness Affects Database Availability").
+          if (st === 'DISCONNECTED' && ws !== 'CONNECTED') {
+            fail(`mirroring DISCONNECTED and the witness ${ws}: this server has lost quorum, and the mirror may have failed over with the witness`);
+          }
+          witness = `, witness ${ws}`;
+        } else if (st === 'DISCONNECTED' && !s.partner && !s.allowStandalone) {
+          // No witness: only the mirror's owner can make it principal (FORCE_SERVICE_ALLOW_DATA_LOSS),
+          // and from here that cannot be told from a mirror that is merely down.
+          fail(`mirroring DISCONNECTED and no witness: the mirror may have been forced into service and be writable too; ${PARTNER_OR_ALLOW}`);
+        }
         requireWritable(f, h, restoringHint);
-        return `mirroring PRINCIPAL, ${st}; database ONLINE, READ_WRITE`;
+        return `mirroring PRINCIPAL, ${st}${witness}; database ONLINE, READ_WRITE`;
       }
       if (inAg) {
         // Every group the database is in must have this replica as PRIMARY: in a distributed
@@ -184,11 +257,21 @@ function judge(f: DatabaseFacts, s: VerdictSettings): string {
           const op = need(g.operational_state_desc, 'replica operational state', h.viewServerState);
           if (op !== 'ONLINE') fail(`${agLabel(g)}: replica operational state is ${op}, not ONLINE`);
           requireAgDatabaseOnline(g, h);
+          if (!s.partner && !s.allowStandalone) {
+            const t = clusterType(g);
+            // CLUSTER_TYPE = NONE: failover is manual and forced; no cluster demotes the old primary
+            // ("Read-scale availability groups"), so two replicas can both be PRIMARY.
+            if (t === 'NONE') fail(`${agLabel(g)}: CLUSTER_TYPE = NONE: no cluster stops another replica from being made primary by a forced failover, and both would pass; ${PARTNER_OR_ALLOW}`);
+            if (t === null) fail(`${agLabel(g)}: cluster type unknown (${h.viewAnyDefinition}), so CLUSTER_TYPE = NONE, which no cluster guards, cannot be ruled out; ${PARTNER_OR_ALLOW}`);
+          }
         }
         requireWritable(f, h, restoringHint);
         return `${agLabels(groups)}: local replica PRIMARY, ONLINE; database ONLINE, READ_WRITE`;
       }
       requireWritable(f, h, restoringHint);
+      if (s.requireHa) {
+        fail('neither mirrored nor in an availability group: nothing stops another copy (a broken mirror or a former replica, recovered) from being writable too, and it would pass as well; give --allow-standalone to accept standalone databases');
+      }
       return 'database ONLINE, READ_WRITE (neither mirrored nor in an availability group)';
     }
 
@@ -262,7 +345,9 @@ function judge(f: DatabaseFacts, s: VerdictSettings): string {
 
 export function judgeDatabase(f: DatabaseFacts, s: VerdictSettings): DatabaseVerdict {
   try {
-    return { name: f.requested, pass: true, reason: judge(f, s) };
+    const reason = judge(f, s);
+    if (s.role !== 'primary') return { name: f.requested, pass: true, reason };
+    return { name: f.requested, pass: true, reason, quorum: quorumOf(f, hints(s)) };
   } catch (err) {
     if (err instanceof Fail) return { name: f.requested, pass: false, reason: err.reason };
     throw err;
@@ -288,4 +373,90 @@ export function decideRole(facts: DatabaseFacts[], s: VerdictSettings): Verdict 
     ? `database ${JSON.stringify(databases[0].name)}: ${databases[0].reason}`
     : `all ${databases.length} databases pass as ${s.role}`;
   return { pass: true, reason, databases };
+}
+
+// --- the partner ------------------------------------------------------------------------------
+
+/** What the partner said, or why it could not be asked. */
+export type PartnerAnswer = { reached: true; facts: DatabaseFacts[] } | { reached: false; reason: string };
+
+/**
+ * Whether the partner's copy of a database claims the role: true (it is writable there, or says it
+ * is principal/primary), false (it says it is not), or null (its answer cannot be judged).
+ */
+export function partnerClaims(f: DatabaseFacts): { claims: boolean | null; reason: string } {
+  const unknown = (reason: string) => ({ claims: null, reason });
+  if (f.rows !== 1 + f.more_groups.length) return unknown(`${f.rows} rows for it`);
+  if (f.database_id === null) return unknown('database not found or not visible to the login');
+  if (f.mirroring_guid !== null) {
+    if (f.mirroring_role_desc === 'PRINCIPAL') return { claims: true, reason: `mirroring PRINCIPAL, ${f.mirroring_state_desc ?? 'state NULL'}` };
+    if (f.mirroring_role_desc === 'MIRROR') return { claims: false, reason: 'mirroring MIRROR' };
+    return unknown(`mirroring role ${f.mirroring_role_desc === null ? 'NULL' : show(f.mirroring_role_desc)}`);
+  }
+  const groups = groupsOf(f);
+  if (groups.length > 0) {
+    const roles = groups.map((g) => g.role_desc);
+    // a forwarder of a distributed group is PRIMARY of its own group only, and read-only
+    if (roles.some((r) => r === 'SECONDARY' || r === 'RESOLVING')) return { claims: false, reason: `${agLabels(groups)}: replica ${roles.join('/')}` };
+    if (roles.every((r) => r === 'PRIMARY')) return { claims: true, reason: `${agLabels(groups)}: replica PRIMARY` };
+    return unknown(`availability replica role ${roles.map((r) => (r === null ? 'NULL' : show(r))).join('/')}`);
+  }
+  if (f.db_replica_id !== null) return unknown('in an availability group whose rows are hidden (VIEW SERVER STATE)');
+  // neither mirrored nor in a group as the partner shows it: what counts is whether it is writable
+  if (f.state_desc === 'RESTORING') return { claims: false, reason: 'database RESTORING' };
+  if (f.state_desc === 'OFFLINE') return { claims: false, reason: 'database OFFLINE' };
+  if (f.state_desc !== 'ONLINE') return unknown(`database ${f.state_desc === null ? 'state NULL' : show(f.state_desc)}`);
+  if (f.is_read_only === true || f.updateability === 'READ_ONLY') return { claims: false, reason: 'database ONLINE, READ_ONLY' };
+  if (f.is_read_only === false && f.updateability === 'READ_WRITE') return { claims: true, reason: 'database ONLINE, READ_WRITE, neither mirrored nor in an availability group' };
+  return unknown('its Updateability is unknown');
+}
+
+/**
+ * The verdict once the partner was asked (--partner): a server that passes on its own still fails
+ * when the partner also claims the role for one of the databases. It passes when the partner
+ * answers and claims none of them, or, when the partner cannot be asked or its answer cannot be
+ * judged, when every database holds quorum here (quorumOf). The table in README.md.
+ */
+export function decidePartner(own: Verdict, partner: PartnerAnswer, partnerName: string): Verdict {
+  if (!own.pass) return own;
+  const who = `partner ${partnerName}`;
+  let doubt: string;
+  if (partner.reached) {
+    const complete = partner.facts.length === own.databases.length && own.databases.every((d, i) => partner.facts[i].requested === d.name);
+    if (complete) {
+      const stances = partner.facts.map((f) => ({ name: f.requested, ...partnerClaims(f) }));
+      const claim = stances.find((x) => x.claims === true);
+      if (claim) {
+        const reason = `${who} also claims database ${JSON.stringify(claim.name)} (${claim.reason}): two servers claim the role, neither passes`;
+        return {
+          pass: false, reason,
+          databases: own.databases.map((d, i) => stances[i].claims === true
+            ? { ...d, pass: false, reason: `${who} also claims it (${stances[i].reason})` } : d),
+        };
+      }
+      const unsure = stances.find((x) => x.claims === null);
+      if (!unsure) {
+        return {
+          pass: true,
+          reason: `${own.reason}; ${who}: ${stances.length === 1 ? stances[0].reason : 'claims none of them'}`,
+          databases: own.databases.map((d, i) => ({ ...d, reason: `${d.reason}; ${who}: ${stances[i].reason}` })),
+        };
+      }
+      doubt = `${who}'s answer for database ${JSON.stringify(unsure.name)} cannot be judged (${unsure.reason})`;
+    } else {
+      doubt = `${who} answered for ${partner.facts.length} of ${own.databases.length} databases`;
+    }
+  } else {
+    doubt = `${who} cannot be asked (${partner.reason})`;
+  }
+  const without = own.databases.find((d) => !d.quorum);
+  if (without) {
+    const reason = `${doubt}, and database ${JSON.stringify(without.name)} has no witness or cluster that keeps the other server from being primary too`;
+    return { pass: false, reason, databases: own.databases.map((d) => (d.quorum ? d : { ...d, pass: false, reason })) };
+  }
+  return {
+    pass: true,
+    reason: `${own.reason}; ${doubt}, but this server holds quorum (${own.databases.map((d) => d.quorum).join('; ')})`,
+    databases: own.databases.map((d) => ({ ...d, reason: `${d.reason}; ${doubt}; quorum: ${d.quorum}` })),
+  };
 }

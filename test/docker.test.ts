@@ -345,7 +345,7 @@ test('the standalone docker-only scenarios pass on sqlsim with the packed binary
     assert.ok(lines.length >= 7, lines.join('\n'));
     // and a scenario whose expectation does not hold fails, naming the step
     const wrong = { ...DOCKER_SCENARIOS.find((x) => x.topology === 'standalone')! };
-    wrong.steps = [{ check: { server: 'standalone', argv: ['--database', 'salesdb'], exit: 0, facts: { is_read_only: true } } }];
+    wrong.steps = [{ check: { server: 'standalone', argv: ['--database', 'salesdb', '--allow-standalone'], exit: 0, facts: { is_read_only: true } } }];
     await assert.rejects(runDockerScenario(BIN_X64, factory, wrong), /step 1 .*facts\.is_read_only is false, expected true/);
   } finally {
     await close();

@@ -279,6 +279,20 @@ const BAD_OPTIONS: Array<[string, string[], Env, string | RegExp]> = [
   ['mirroring-state unknown', [...BASE, '--mirroring-state', 'SYNCED'], ENV, 'expected mirroring states from'],
   ['mirroring-state with secondary', [...BASE, '--role', 'secondary', '--mirroring-state', 'SYNCHRONIZED'], ENV, 'applies to --role primary or mirror, not secondary'],
   ['mirroring-state PENDING_FAILOVER with primary', [...BASE, '--mirroring-state', 'pending_failover'], ENV, 'never passes --role primary'],
+  ['allow-standalone with secondary', [...BASE, '--role', 'secondary', '--allow-standalone'], ENV, '--allow-standalone: applies to --role primary, not secondary'],
+  ['allow-standalone with online', [...BASE, '--role', 'online', '--allow-standalone'], ENV, 'applies to --role primary, not online'],
+  ['allow-standalone with require-ha', [...BASE, '--allow-standalone', '--require-ha'], ENV, '--allow-standalone: --allow-standalone and --require-ha exclude each other'],
+  ['allow-standalone with a value', [...BASE, '--allow-standalone=yes'], ENV, 'option --allow-standalone takes no value'],
+  ['partner with mirror', [...BASE, '--role', 'mirror', '--partner', 'sqlb'], ENV, '--partner: applies to --role primary, not mirror'],
+  ['partner empty', [...BASE, '--partner', ''], ENV, '--partner: needs a value'],
+  ['partner with a bad port', [...BASE, '--partner', 'sqlb:0'], ENV, '--partner: expected a TCP port 1..65535 after the host, not "0"'],
+  ['partner with a port too large', [...BASE, '--partner', 'sqlb:65536'], ENV, 'not "65536"'],
+  ['partner with a non-numeric port', [...BASE, '--partner', 'sqlb:sql'], ENV, 'not "sql"'],
+  ['partner IPv6 with a bad port', [...BASE, '--partner', '[::1]:x'], ENV, 'not "x"'],
+  ['partner HOST\\INSTANCE', [...BASE, '--partner', 'sqlb\\PROD'], ENV, 'looks like HOST\\INSTANCE'],
+  ['partner not a host', [...BASE, '--partner', 'sql b'], ENV, '"sql b" is not a host name or IP address'],
+  ['partner a path', [...BASE, '--partner', '/tmp/sock'], ENV, 'is a path, not a host'],
+  ['partner twice', [...BASE, '--partner', 'a', '--partner', 'b'], ENV, 'option --partner is given more than once'],
   ['no database', ['--host', 'h', '-U', 'm'], ENV, /^no database to check/],
   ['empty database', ['--host', 'h', '-U', 'm', '-d', ''], ENV, '--database: needs a database name'],
   ['database too long', ['--host', 'h', '-U', 'm', '-d', 'd'.repeat(129)], ENV, 'longer than 128 characters'],
@@ -337,6 +351,22 @@ test('good values: fractions, limits, aliases, IPv6 brackets, repeats', () => {
   const i = load([...BASE, '--instance', 'PROD'], ENV);
   assert.equal(i.instance, 'PROD');
   assert.equal(i.port, undefined);
+  // --role primary requires mirroring or a group unless --allow-standalone; --require-ha says it again
+  assert.equal(load(BASE, ENV).requireHa, true);
+  assert.equal(load([...BASE, '--require-ha'], ENV).requireHa, true);
+  const solo = load([...BASE, '--allow-standalone'], ENV);
+  assert.equal(solo.requireHa, false);
+  assert.equal(solo.allowStandalone, true);
+  assert.equal(load([...BASE, '--role', 'online'], ENV).requireHa, false, '--role online: only when asked');
+  // --partner: HOST[:PORT], [IPv6][:PORT]; without a port the check's own port or instance
+  assert.deepEqual(load([...BASE, '--partner', 'sqlb'], ENV).partner, { host: 'sqlb', port: 1433, instance: undefined });
+  assert.deepEqual(load([...BASE, '--port', '14330', '--partner', 'sqlb.example'], ENV).partner, { host: 'sqlb.example', port: 14330, instance: undefined });
+  assert.deepEqual(load([...BASE, '--partner', '10.0.0.12:1444'], ENV).partner, { host: '10.0.0.12', port: 1444 });
+  assert.deepEqual(load([...BASE, '--partner', '[fe80::2]:1444'], ENV).partner, { host: 'fe80::2', port: 1444 });
+  assert.deepEqual(load([...BASE, '--partner', '[fe80::2]'], ENV).partner, { host: 'fe80::2', port: 1433, instance: undefined });
+  assert.deepEqual(load([...BASE, '--partner', 'fe80::2'], ENV).partner, { host: 'fe80::2', port: 1433, instance: undefined });
+  assert.deepEqual(load([...BASE, '--instance', 'PROD', '--partner', 'sqlb'], ENV).partner, { host: 'sqlb', port: undefined, instance: 'PROD' });
+  assert.equal(load(BASE, ENV).partner, undefined);
   // after "--" nothing is an option (HAProxy's arguments could start with a dash)
   assert.equal(load([...BASE, '--', '-x'], { ...ENV, HAPROXY_SERVER_ADDR: '10.0.0.9' }).host, '10.0.0.11');
 });
@@ -429,7 +459,7 @@ test('binary: a bad option exits 1 with one line; --help and --version exit 0', 
   assert.match(help.stdout, /^Usage: mssql-role-check \[OPTION\]\.\.\./);
   for (const name of ['--host', '--port', '--instance', '--database', '--role', '--user', '--password-file', '--config', '--domain',
     '--encrypt', '--trust-server-certificate', '--ca-file', '--tls-min-version', '--timeout', '--weight', '--mirroring-state', '--max-lag',
-    '--require-ha', '--maintenance-file', '--application-name', '--verbose', '--json', '--log-file', '--version', '--help']) {
+    '--require-ha', '--allow-standalone', '--partner', '--maintenance-file', '--application-name', '--verbose', '--json', '--log-file', '--version', '--help']) {
     assert.ok(help.stdout.includes(name), `--help documents ${name}`);
   }
   assert.match(help.stdout, /Exit status:\n {2}0 /);

@@ -48,6 +48,9 @@ async function start(s: Scenario): Promise<Sim> {
   return { sim, log, password: (login) => s.logins.find((l) => l.name === login)!.password };
 }
 
+/** A sim as --partner names it. */
+const partnerOf = (s: Sim) => (s.sim.host.includes(':') ? `[${s.sim.host}]:${s.sim.port}` : `${s.sim.host}:${s.sim.port}`);
+
 async function check(bin: 'x64' | 'arm64', s: Sim, login: string, database: string, extra: string[] = []) {
   const arm = bin === 'arm64';
   const args = ['--host', s.sim.host, '--port', String(s.sim.port), '--user', login, '--database', database,
@@ -87,8 +90,22 @@ for (const r of RELEASES) {
       test('availability group: the primary passes, a secondary fails --role primary and passes --role secondary', async () => {
         const [p, sec] = [await start(at('ag-primary', r)), await start(at('ag-secondary-sync', r))];
         sims.push(p, sec);
-        const a = await check('x64', p, 'monitor', 'agdb');
+        // the group is CLUSTER_TYPE = NONE from 2017 on (2012-2016 have no such column: WSFC), so the
+        // primary passes when its partner, asked, is a secondary
+        const a = await check('x64', p, 'monitor', 'agdb', ['--partner', partnerOf(sec)]);
         assert.equal(a.status, 0, a.reason);
+        assert.match(a.reason, /partner .*: availability group: replica SECONDARY/);
+        const alone = await check('x64', p, 'monitor_full', 'agdb');
+        if (r.engineEdition === 8 || Number(r.productVersion.split('.')[0]) >= 14) {
+          assert.equal(alone.status, 1, alone.reason);
+          assert.match(alone.reason, /CLUSTER_TYPE = NONE/);
+        } else {
+          assert.equal(alone.status, 0, `before 2017 every group is WSFC: ${alone.reason}`);
+        }
+        // without VIEW ANY DEFINITION the group's row, and its cluster type, are hidden
+        const hidden = await check('x64', p, 'monitor', 'agdb');
+        assert.equal(hidden.status, 1, hidden.reason);
+        assert.match(hidden.reason, /cluster type unknown .*GRANT VIEW ANY DEFINITION TO \[monitor\]/);
         const b = await check('x64', sec, 'monitor', 'agdb');
         assert.equal(b.status, 1, b.reason);
         assert.match(b.reason, /SECONDARY, not PRIMARY/);
@@ -173,8 +190,10 @@ describe('distributed and contained availability groups', () => {
   test('distributed: the global primary passes --role primary, the forwarder does not', async () => {
     const [global, forwarder] = [await start(scenarioFile('dag-global-primary')), await start(scenarioFile('dag-forwarder'))];
     sims.push(global, forwarder);
-    const a = await check('x64', global, 'monitor_full', 'salesdb');
+    // a distributed group fails over only by hand: the global primary passes once its partner says it is not primary
+    const a = await check('x64', global, 'monitor_full', 'salesdb', ['--partner', partnerOf(forwarder)]);
     assert.equal(a.status, 0, a.reason);
+    assert.match((await check('x64', global, 'monitor_full', 'salesdb')).reason, /availability group "dag1": CLUSTER_TYPE = NONE/);
     assert.match(a.reason, /availability group "ag1" and availability group "dag1": local replica PRIMARY, ONLINE/);
     const b = await check('x64', forwarder, 'monitor_full', 'salesdb');
     assert.equal(b.status, 1, b.reason);
@@ -193,7 +212,7 @@ describe('distributed and contained availability groups', () => {
       s.availability_groups = s.availability_groups!.map((g) => ({ ...g, is_contained: true }));
       const sim = await start(s);
       sims.push(sim);
-      const r = await check('x64', sim, 'monitor', 'agdb');
+      const r = await check('x64', sim, 'monitor', 'agdb', ['--allow-standalone']);
       assert.equal(r.status, exit, `${base}: ${r.reason}`);
     }
   });

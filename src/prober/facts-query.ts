@@ -27,6 +27,13 @@ export function catalogFor(tdsVersion: string | undefined): Catalog {
  * holds VIEW SERVER STATE (without it they raise Msg 300): otherwise sys.databases.replica_id still
  * tells that a database is in a group, and the verdict fails it with the GRANT that would show
  * the rest, while mirrored and standalone databases need no such grant.
+ *
+ * sys.availability_groups.cluster_type_desc exists from SQL Server 2017 on, and 2012-2016 (the same
+ * TDS 7.4) would refuse the whole batch for naming it (Msg 207). The subquery names it unqualified:
+ * "If a column does not exist in the table referenced in the FROM clause of a subquery, it is
+ * implicitly qualified by the table referenced in the FROM clause of the outer query" (Microsoft
+ * Learn, "Qualifying Column Names in Subqueries"), so on 2012-2016 it is before2017's NULL, and
+ * every group there is a WSFC group.
  */
 export function factsSql(n: number, catalog: Catalog = 'hadr'): string {
   const requested = Array.from({ length: n }, (_, i) =>
@@ -34,7 +41,8 @@ export function factsSql(n: number, catalog: Catalog = 'hadr'): string {
   const select = `SELECT r.ord,
   d.database_id, d.name, d.state_desc, d.is_read_only, d.user_access_desc,
   DATABASEPROPERTYEX(d.name, N'Updateability') AS updateability,
-  m.mirroring_guid, m.mirroring_role_desc, m.mirroring_state_desc`;
+  m.mirroring_guid, m.mirroring_role_desc, m.mirroring_state_desc,
+  m.mirroring_safety_level_desc, m.mirroring_witness_name, m.mirroring_witness_state_desc`;
   const from = `FROM (${requested}) AS r
 LEFT JOIN sys.databases AS d ON d.name = r.name
 LEFT JOIN sys.database_mirroring AS m ON m.database_id = d.database_id`;
@@ -47,8 +55,10 @@ ${select},
   drs.database_state_desc, drs.is_suspended, drs.redo_queue_size, drs.redo_rate,
   ars.role_desc, ars.operational_state_desc, ars.connected_state_desc,
   ars.synchronization_health_desc AS replica_synchronization_health_desc,
-  ar.secondary_role_allow_connections_desc, ar.availability_mode_desc
+  ar.secondary_role_allow_connections_desc, ar.availability_mode_desc,
+  (SELECT cluster_type_desc FROM sys.availability_groups AS agc WHERE agc.group_id = drs.group_id) AS cluster_type_desc
 ${from}
+CROSS JOIN (SELECT NULL AS cluster_type_desc) AS before2017
 LEFT JOIN sys.dm_hadr_database_replica_states AS drs ON drs.database_id = d.database_id AND drs.is_local = 1
 LEFT JOIN sys.dm_hadr_availability_replica_states AS ars ON ars.replica_id = drs.replica_id
 LEFT JOIN sys.availability_replicas AS ar ON ar.replica_id = drs.replica_id
@@ -71,12 +81,14 @@ const COLUMNS: Record<Exclude<keyof DatabaseFacts, 'requested' | 'rows' | 'more_
   synchronization_health_desc: 'text', database_state_desc: 'text', is_suspended: 'bool',
   redo_queue_size: 'int', redo_rate: 'int', role_desc: 'text', operational_state_desc: 'text',
   connected_state_desc: 'text', replica_synchronization_health_desc: 'text',
-  secondary_role_allow_connections_desc: 'text', availability_mode_desc: 'text',
+  secondary_role_allow_connections_desc: 'text', availability_mode_desc: 'text', cluster_type_desc: 'text',
+  mirroring_safety_level_desc: 'text', mirroring_witness_name: 'text', mirroring_witness_state_desc: 'text',
 };
 
 /** The columns of the mirroring-only query, and of the query for a login without VIEW SERVER STATE; the others stay NULL. */
 const MIRRORING_ONLY = ['database_id', 'name', 'state_desc', 'is_read_only', 'user_access_desc', 'updateability',
-  'mirroring_guid', 'mirroring_role_desc', 'mirroring_state_desc'];
+  'mirroring_guid', 'mirroring_role_desc', 'mirroring_state_desc',
+  'mirroring_safety_level_desc', 'mirroring_witness_name', 'mirroring_witness_state_desc'];
 const WITHOUT_SERVER_STATE = [...MIRRORING_ONLY, 'db_replica_id'];
 const GROUP_SET = new Set<string>(GROUP_COLUMNS);
 

@@ -30,6 +30,8 @@ type Facts = Record<string, unknown>;
 export interface FactsCheck {
   server: ServerRole;
   argv: string[];
+  /** --partner: the other server of the topology */
+  partner?: ServerRole;
   /** default: monitor */
   login?: DockerLogin;
   exit: number;
@@ -76,7 +78,7 @@ export const DOCKER_SCENARIOS: readonly DockerScenario[] = [
         server: 'secondary', login: 'monitor_full', argv: ['--database', 'agdb', '--role', 'secondary'], exit: 1,
         facts: { role_desc: 'SECONDARY', is_suspended: true },
       }),
-      check({ server: 'primary', argv: ['--database', 'agdb'], exit: 0, facts: { role_desc: 'PRIMARY' } }),
+      check({ server: 'primary', argv: ['--database', 'agdb'], partner: 'secondary', exit: 0, facts: { role_desc: 'PRIMARY' } }),
       act({ do: 'hadr', server: 'secondary', database: 'agdb', op: 'RESUME' }),
       check({ server: 'secondary', login: 'monitor_full', argv: ['--database', 'agdb', '--role', 'secondary'], exit: 0, facts: running }),
     ],
@@ -116,7 +118,7 @@ export const DOCKER_SCENARIOS: readonly DockerScenario[] = [
         }],
       })),
       act({ do: 'start', server: 'primary' }),
-      check({ server: 'primary', argv: ['--database', 'agdb'], exit: 0, facts: { role_desc: 'PRIMARY' } }),
+      check({ server: 'primary', argv: ['--database', 'agdb'], partner: 'secondary', exit: 0, facts: { role_desc: 'PRIMARY' } }),
       check({ server: 'secondary', login: 'monitor_full', argv: ['--database', 'agdb', '--role', 'secondary'], exit: 0, facts: running }),
     ],
   },
@@ -126,12 +128,12 @@ export const DOCKER_SCENARIOS: readonly DockerScenario[] = [
     steps: [
       act({ do: 'db-state', server: 'standalone', database: 'salesdb', state: 'READ_ONLY' }),
       check({
-        server: 'standalone', argv: ['--database', 'salesdb'], exit: 1, reason: /READ_ONLY/,
+        server: 'standalone', argv: ['--database', 'salesdb', '--allow-standalone'], exit: 1, reason: /READ_ONLY/,
         facts: { state_desc: 'ONLINE', is_read_only: true },
       }),
       check({ server: 'standalone', argv: ['--database', 'salesdb', '--role', 'online'], exit: 0, facts: { state_desc: 'ONLINE', is_read_only: true } }),
       act({ do: 'db-state', server: 'standalone', database: 'salesdb', state: 'READ_WRITE' }),
-      check({ server: 'standalone', argv: ['--database', 'salesdb'], exit: 0, facts: { state_desc: 'ONLINE', is_read_only: false } }),
+      check({ server: 'standalone', argv: ['--database', 'salesdb', '--allow-standalone'], exit: 0, facts: { state_desc: 'ONLINE', is_read_only: false } }),
     ],
   },
   {
@@ -198,7 +200,7 @@ export async function runDockerScenario(binary: string, factory: (kind: Topology
       // runCheck knows the shared logins; another login runs as "monitor" in a view of the topology
       const login = c.login === 'monitor_nostate' ? topology.extraLogins.monitor_nostate : undefined;
       const view: Topology = login ? { ...topology, logins: { ...topology.logins, monitor: login } } : topology;
-      const run = await runCheck(binary, view, { server: c.server, argv: c.argv, login: login ? 'monitor' : c.login as LoginKind | undefined, exit: c.exit });
+      const run = await runCheck(binary, view, { server: c.server, argv: c.argv, partner: c.partner, login: login ? 'monitor' : c.login as LoginKind | undefined, exit: c.exit });
       const problems = judgeRun(c, run);
       const said = reasons(run);
       log(`  ${at}: ${describe(c)} → exit ${run.exit} in ${run.ms} ms${problems.length ? ' ✗' : ''}: ${said.split('\n')[0]}`);

@@ -56,7 +56,7 @@ export const NUMERIC_OPTIONS = ['port', 'timeout', 'weight', 'max-lag'] as const
 /** Options that take a value (hostile values go there); --config and --password-file are files. */
 export const VALUE_OPTIONS = [
   'host', 'port', 'instance', 'user', 'domain', 'encrypt', 'ca-file', 'application-name', 'timeout',
-  'database', 'role', 'mirroring-state', 'max-lag', 'maintenance-file', 'weight', 'log-file', 'config', 'password-file',
+  'database', 'role', 'mirroring-state', 'max-lag', 'maintenance-file', 'weight', 'log-file', 'config', 'password-file', 'partner',
 ] as const;
 
 /** Hostile values for the config file, where NUL and broken lines can appear too. */

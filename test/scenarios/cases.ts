@@ -52,6 +52,8 @@ export interface Check {
   server: ServerRole;
   /** options for the check beyond host, port, login, password, --json and --timeout */
   argv: string[];
+  /** --partner: the other server of the topology, by its role when the topology was made */
+  partner?: ServerRole;
   /** default: monitor */
   login?: LoginKind;
   /** log in with a password that is not the login's */
@@ -127,7 +129,11 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'mirroring: several databases pass together, and --weight sets the exit code',
     topology: 'mirroring',
-    steps: [check({ server: 'principal', argv: ['--database', 'appdb', '--database', 'master', '--weight', '5'], exit: 7 })],
+    // master is in neither mirroring nor a group: it passes --role primary only with --allow-standalone
+    steps: [
+      check({ server: 'principal', argv: ['--database', 'appdb', '--database', 'master', '--weight', '5', '--allow-standalone'], exit: 7 }),
+      check({ server: 'principal', argv: ['--database', 'appdb', '--database', 'master', '--weight', '5'], exit: 1, reason: 'database "master": neither mirrored nor in an availability group' }),
+    ],
   },
   {
     name: 'mirroring: one missing database among several fails the server',
@@ -143,18 +149,25 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'standalone: ONLINE READ_WRITE passes, and fails once the database is taken offline',
     topology: 'standalone',
     steps: [
-      check({ server: 'standalone', argv: ['--database', 'salesdb'], exit: 0 }),
-      check({ server: 'standalone', argv: ['--database', 'salesdb', '--require-ha'], exit: 1, reason: 'neither mirrored nor in an availability group' }),
+      check({ server: 'standalone', argv: ['--database', 'salesdb', '--allow-standalone'], exit: 0 }),
+      // a standalone database could be a recovered copy of another: --role primary needs --allow-standalone
+      check({ server: 'standalone', argv: ['--database', 'salesdb'], exit: 1, reason: 'neither mirrored nor in an availability group: nothing stops another copy' }),
+      check({ server: 'standalone', argv: ['--database', 'salesdb', '--role', 'online', '--require-ha'], exit: 1, reason: '(--require-ha)' }),
       { setOffline: 'salesdb' },
-      check({ server: 'standalone', login: 'sysadmin', argv: ['--database', 'salesdb'], exit: 1, reason: 'database is OFFLINE, not ONLINE' }),
+      check({ server: 'standalone', login: 'sysadmin', argv: ['--database', 'salesdb', '--allow-standalone'], exit: 1, reason: 'database is OFFLINE, not ONLINE' }),
       // sqlsim shows an OFFLINE database only to logins with ALTER ANY DATABASE: "not found" here
-      check({ server: 'standalone', argv: ['--database', 'salesdb'], exit: 1, reason: 'database not found (or not visible to the login' }),
+      check({ server: 'standalone', argv: ['--database', 'salesdb', '--allow-standalone'], exit: 1, reason: 'database not found (or not visible to the login' }),
     ],
   },
   {
-    name: 'ag: the primary passes',
+    // the group is CLUSTER_TYPE = NONE (as on SQL Server for Linux without Pacemaker): the primary
+    // passes once the other replica, asked with --partner, says it is not primary
+    name: 'ag: the primary passes with --partner, and not alone (CLUSTER_TYPE = NONE)',
     topology: 'ag',
-    steps: [check({ server: 'primary', argv: ['--database', 'agdb'], exit: 0 })],
+    steps: [
+      check({ server: 'primary', argv: ['--database', 'agdb'], partner: 'secondary', exit: 0, reason: 'replica SECONDARY' }),
+      check({ server: 'primary', login: 'monitor_full', argv: ['--database', 'agdb'], exit: 1, reason: 'CLUSTER_TYPE = NONE' }),
+    ],
   },
   {
     name: 'ag: the readable secondary passes with --role secondary (with VIEW ANY DEFINITION), also within --max-lag',
@@ -177,10 +190,10 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'ag: the verdicts swap after a manual failover',
     topology: 'ag',
     steps: [
-      check({ server: 'primary', argv: ['--database', 'agdb'], exit: 0 }),
+      check({ server: 'primary', argv: ['--database', 'agdb'], partner: 'secondary', exit: 0 }),
       { failover: true },
-      check({ server: 'primary', argv: ['--database', 'agdb'], exit: 1, reason: 'SECONDARY, not PRIMARY' }),
-      check({ server: 'secondary', argv: ['--database', 'agdb'], exit: 0 }),
+      check({ server: 'primary', argv: ['--database', 'agdb'], partner: 'secondary', exit: 1, reason: 'SECONDARY, not PRIMARY' }),
+      check({ server: 'secondary', argv: ['--database', 'agdb'], partner: 'primary', exit: 0 }),
       check({ server: 'primary', login: 'monitor_full', argv: ['--database', 'agdb', '--role', 'secondary'], exit: 0 }),
     ],
   },

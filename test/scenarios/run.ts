@@ -37,10 +37,13 @@ export async function runCheck(binary: string, topology: Topology, check: Check)
     const passwordFile = join(dir, 'password');
     writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
     chmodSync(passwordFile, 0o600);
+    const partner = check.partner === undefined ? undefined : topology.endpoints[check.partner];
+    if (check.partner !== undefined && !partner) throw new Error(`the ${topology.kind} topology has no ${check.partner} server`);
     const argv = [
       '--host', endpoint.host, '--port', String(endpoint.port), '--user', login.user,
       '--password-file', passwordFile, '--timeout', String(topology.timeoutSeconds), '--json',
       ...check.argv,
+      ...(partner ? ['--partner', `${partner.host.includes(':') ? `[${partner.host}]` : partner.host}:${partner.port}`] : []),
     ];
     // An empty environment: no MSSQL_PASSWORD, HAPROXY_* or config file from the caller's shell.
     const started = performance.now();
@@ -68,7 +71,7 @@ export async function runCheck(binary: string, topology: Topology, check: Check)
 }
 
 function describe(check: Check): string {
-  const who = `${check.server} as ${check.login ?? 'monitor'}${check.wrongPassword ? ' (wrong password)' : ''}`;
+  const who = `${check.server} as ${check.login ?? 'monitor'}${check.wrongPassword ? ' (wrong password)' : ''}${check.partner ? `, partner ${check.partner}` : ''}`;
   return `${who}: ${check.argv.join(' ')}`;
 }
 

@@ -248,6 +248,15 @@ export function normalize(scenario: Scenario): Normalized {
     if (descOf(spec('database_mirroring'), m, 'mirroring_role') === null) {
       throw new Error(`scenario: database_mirroring row for database_id ${String(m.database_id)} needs mirroring_role_desc`);
     }
+    // sys.database_mirroring: "mirroring_witness_name: Server name of the database mirroring witness.
+    // NULL = No witness exists"; its state says whether this partner reaches it. A scenario that
+    // names a witness says in which state, since that decides a principal's quorum ("Quorum: How a
+    // Witness Affects Database Availability (Database Mirroring)"); without one the page is silent
+    // on the state, and sqlsim shows UNKNOWN, the value that claims nothing.
+    const witness = m.mirroring_witness_name !== undefined && m.mirroring_witness_name !== null && m.mirroring_witness_name !== '';
+    if (witness && descOf(spec('database_mirroring'), m, 'mirroring_witness_state') === null) {
+      throw new Error(`scenario: database_mirroring row for database_id ${String(m.database_id)} names a witness, so it needs mirroring_witness_state_desc`);
+    }
     mirrored.set(m.database_id as number, m);
   }
   const mirroring = databases.map((d) => {
@@ -261,6 +270,7 @@ export function normalize(scenario: Scenario): Normalized {
       mirroring_safety_sequence: 1,
       mirroring_connection_timeout: 10,
       mirroring_redo_queue_type: 'UNLIMITED',
+      mirroring_witness_state_desc: 'UNKNOWN',
     });
   });
 

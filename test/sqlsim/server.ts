@@ -67,6 +67,8 @@ export interface SqlSimStats {
   /** completed handshakes by the version negotiated ('TLSv1', 'TLSv1.2', …) */
   tlsProtocols: Record<string, number>;
   packetsIn: number;
+  /** TDS messages received (a message longer than the packet size spans several packets) */
+  messagesIn: number;
   packetsOut: number;
   bytesIn: number;
   bytesOut: number;
@@ -119,7 +121,7 @@ class SimCore implements SqlSim {
   readonly replyDelayMs: number;
   readonly log: (line: string) => void;
   readonly varcharColumns: ReadonlySet<string>;
-  readonly stats: SqlSimStats = { connections: 0, logins: 0, loginFailures: 0, batches: 0, rpcs: 0, attentions: 0, tlsHandshakes: 0, strictHandshakes: 0, tlsProtocols: {}, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
+  readonly stats: SqlSimStats = { connections: 0, logins: 0, loginFailures: 0, batches: 0, rpcs: 0, attentions: 0, tlsHandshakes: 0, strictHandshakes: 0, tlsProtocols: {}, packetsIn: 0, messagesIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
   fault: Fault | undefined;
   host = '';
   port = 0;
@@ -327,6 +329,7 @@ class Connection {
     }
     for (const message of messages) {
       this.sim.stats.packetsIn += message.packets;
+      this.sim.stats.messagesIn++;
       if (this.state === 'closed' || this.state === 'stalled') return;
       if (message.type === PacketType.LOGIN7 && this.inTls && this.loginOnlyTls) {
         // ENCRYPT_OFF: the login was the only encrypted message; the client continues in plain.
