@@ -270,7 +270,9 @@ function checkHost(host: string, g: Given): string {
     if (/^[^:]+[:,]\d+$/.test(host)) fail(`${show(host)} includes a port; give it with --port`);
     if (host.startsWith('/')) fail(`${show(host)} is a path, not a host (a unix socket cannot be checked)`);
     const ascii = domainToASCII(host);
-    if (host.length > 253 || ascii === '' || !/^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*\.?$/.test(ascii)) {
+    // domainToASCII drops tabs and line breaks (as URLs do): "a\nb" must not become "ab"
+    if (host.length > 253 || ascii === '' || /[\u0000-\u0020\u007f-\u009f\u2028\u2029]/.test(host) ||
+        !/^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*\.?$/.test(ascii)) {
       fail(`${show(host)} is not a host name or IP address`);
     }
   }

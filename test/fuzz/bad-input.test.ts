@@ -56,6 +56,7 @@ const ALLOWED_LIVE_FAILURES: Record<string, RegExp> = {
   host: /^(name resolution failed|network error|timeout)/, instance: /^SQL Server Browser lookup failed/,
   'maintenance-file': /^maintenance/, 'application-name': /$^/, role: /not SECONDARY|not MIRROR/,
   'mirroring-state': /mirroring state is/, 'max-lag': /not in an availability group/,
+  partner: /^partner \S+ cannot be asked \((name resolution failed|network error|timeout)/,
 };
 const NEVER = new Set(['INTERNAL', 'PROTOCOL', 'ECONFIG', 'ETDS']);
 
