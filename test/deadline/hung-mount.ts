@@ -147,8 +147,8 @@ export function runWithHungMount(mount: HungMount, mountpoint: string, setup: st
       { env: { ...env, MNT: mountpoint }, stdio: ['ignore', 'pipe', 'pipe', fd] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const limit = setTimeout(() => child.kill('SIGKILL'), limitMs);
     child.on('error', reject);
     child.on('close', (status, signal) => {
