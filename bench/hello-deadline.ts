@@ -1,6 +1,6 @@
 // Rows (g) and (h) of the bench: the floor's hello world with one of the deadline's helpers
 // (src/watchdog.ts), packed the same way:
-//   hello-deadline killer        the killer a check arms first thing (a /bin/sh child), then
+//   hello-deadline killer        the killer a check arms with its settings (a /bin/sh child), then
 //                                disarmed at exit, as every check does;
 //   hello-deadline interrupter   the interrupter's worker thread started at once, which a check
 //                                does only when it runs past INTERRUPTER_AT_MS (what that saves).

@@ -18,8 +18,7 @@ const phases = new PhaseClock();
 let settings: Settings | undefined;
 let done = false;
 
-// The run's deadline in milliseconds since the process started: the default timeout until the
-// settings are known (reading a config file on a hung mount is inside it too).
+// The run's deadline in milliseconds since the process started (the default until the settings say).
 let deadlineMs = Number(OPTIONS.find((o) => o.name === 'timeout')!.default) * 1000;
 // What holds the deadline when the main thread cannot (src/watchdog.ts).
 let killer: Killer | undefined;
@@ -175,11 +174,6 @@ process.removeAllListeners('warning');
 process.noDeprecation = true;
 for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) console[method] = () => {};
 
-// First thing (but for --help and --version, which end at once): the deadline that no JavaScript
-// loop and no system call can hold (src/watchdog.ts).
-const quick = (a: string) => a === '--help' || a === '-h' || a === '--version' || a === '-V';
-if (!process.argv.slice(2).some(quick)) killer = armKiller(deadlineMs, sinceStartMs());
-
 async function main(argv: string[]): Promise<never> {
   try {
     const c = collect(argv, process.env);
@@ -199,12 +193,11 @@ async function main(argv: string[]): Promise<never> {
     }
     throw err;
   }
+  // The deadline, as soon as it is known (only the files named by the options have been read):
+  // the main thread's timer, and what holds it when the main thread cannot (src/watchdog.ts).
   const s = settings;
-  if (s.timeoutMs !== deadlineMs) {
-    deadlineMs = s.timeoutMs;
-    killer?.disarm();
-    killer = armKiller(deadlineMs, sinceStartMs());
-  }
+  deadlineMs = s.timeoutMs;
+  killer = armKiller(deadlineMs, sinceStartMs());
   const remainingMs = () => deadlineMs - sinceStartMs();
   setTimeout(() => abort(timeoutReason(), 'TIMEOUT'), Math.max(0, remainingMs()));
   // A run still going when healthy checks are long done gets the interrupter too.

@@ -3,9 +3,10 @@
 // looping on what a server sent) or while the main thread waits in a system call (a hung NFS
 // stat, a write to a full blocking pipe), and process.exit itself waits for libuv's thread pool
 // (a getaddrinfo or stat stuck there). Two helpers hold the deadline then:
-//   the killer, a /bin/sh child armed from the first moment: at deadline + KILL_AFTER_MS it sends
-//     the process SIGKILL, a death no caller reads as a pass. It costs a fork and an exec (a
-//     worker thread, measured, costs ~10 times that: bench/LEVERS.md).
+//   the killer, a /bin/sh child armed as soon as the deadline is known: at deadline + KILL_AFTER_MS it sends
+//     the process SIGKILL, a death no caller reads as a pass. It costs a fork and an exec; a
+//     worker thread started as early would cost ~10 times more CPU and ~13 MB (make bench: rows
+//     (g) and (h), bench/LEVERS.md).
 //   the interrupter, a worker thread started only when a run is still going at INTERRUPTER_AT
 //     (healthy checks are long done): at deadline + INTERRUPT_AFTER_MS it interrupts the main
 //     thread through the inspector, whose requests run as V8 interrupts that a busy loop honours,
