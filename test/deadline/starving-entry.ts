@@ -7,7 +7,10 @@
 // chunk and their caches are in play, and only the deadline's helpers can end such a run.
 import { Socket } from 'node:net';
 import { isSea } from 'node:sea';
+import { writeSync } from 'node:fs';
 import '../../src/main.ts';
+import { INTERRUPTER_AT_MS } from '../../src/watchdog.ts';
+import { LATE } from './late.ts';
 
 if (isSea()) {
   let queried = false;
@@ -19,6 +22,7 @@ if (isSea()) {
   } as typeof write;
   Socket.prototype.emit = function (this: Socket, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'data' && queried) {
+      if (process.uptime() * 1000 > INTERRUPTER_AT_MS - 50) writeSync(2, `${LATE}\n`);
       for (;;) {
         // the starvation under test
       }

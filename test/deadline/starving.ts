@@ -11,7 +11,7 @@ const PRODUCT = join(ROOT, 'dist/mssql-role-check.cjs');
 
 export function starvingBinaries(): { x64: string; arm64: string } {
   const out = { x64: join(DIR, 'mssql-role-check-linux-x64'), arm64: join(DIR, 'mssql-role-check-linux-arm64') };
-  const newest = Math.max(...[PRODUCT, ENTRY, join(ROOT, 'src/watchdog.ts'), join(ROOT, 'src/main.ts')].map((f) => statSync(f).mtimeMs));
+  const newest = Math.max(...[PRODUCT, ENTRY, join(ROOT, 'test/deadline/late.ts')].map((f) => statSync(f).mtimeMs));
   const fresh = Object.values(out).every((f) => existsSync(f) && statSync(f).mtimeMs > newest);
   if (!fresh) {
     execFileSync(NODE, [join(ROOT, 'build/bundle.mjs'), join(DIR, 'mssql-role-check.cjs'), `--entry=${ENTRY}`], { cwd: ROOT, stdio: 'inherit' });
