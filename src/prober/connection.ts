@@ -161,8 +161,9 @@ type EnvChangeToken = { name?: unknown; type?: unknown; newValue?: unknown };
  *   8  BEGIN_TXN       keeps the descriptor for the next request's headers: checked to be the
  *                      8 bytes MS-TDS gives it (a session with implicit transactions sends one).
  *   9, 10, 17          commit / rollback / ended: forgets descriptors, nothing taken from the server.
- *   7  SQL_COLLATION   kept to be echoed in the TYPE_INFO of the parameters it sends later (the
- *                      facts query is sent before any reply; the server judges what comes back).
+ *   7  SQL_COLLATION   echoed in the TYPE_INFO of the facts query's nvarchar parameters, for
+ *                      the server that sent it to judge; nothing is decoded with it (each result
+ *                      column carries its own collation).
  *   1, 2, 3, 13, 18    database, language, charset, mirroring partner, reset acknowledgement:
  *                      only emitted as events, which this program does not read.
  * Other types tedious skips by their length (mssql-role-check silences the line it prints).
