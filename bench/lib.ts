@@ -97,13 +97,25 @@ export function coldCopy(file: string, dir: string): string {
 const stale = (target: string, sources: string[]) =>
   !existsSync(target) || sources.some((s) => statSync(s).mtimeMs > statSync(target).mtimeMs);
 
-/** A script of bench/ packed exactly as the product is (build/pack.sh), for x64: hello.cjs is the floor. */
-export function packedScript(name: 'hello' | 'tds-replay'): string {
+/**
+ * A script of bench/ packed exactly as the product is (build/pack.sh), for x64: hello.cjs is the
+ * floor. A .ts script (one that uses the product's code) is bundled with esbuild first.
+ */
+export function packedScript(name: 'hello' | 'tds-replay' | 'hello-deadline'): string {
   const out = join(ROOT, `dist/bench/${name}-linux-x64`);
-  const sources = [`bench/${name}.cjs`, 'build/pack.sh', 'build/sea-pack.mjs', 'build/toolchain.env'].map((f) => join(ROOT, f));
+  const ts = name === 'hello-deadline';
+  const sources = [`bench/${name}.${ts ? 'ts' : 'cjs'}`, ...(ts ? ['src/watchdog.ts'] : []), 'build/pack.sh', 'build/sea-pack.mjs', 'build/toolchain.env']
+    .map((f) => join(ROOT, f));
+  const script = sources[0];
   if (stale(out, sources)) {
     mkdirSync(join(ROOT, 'dist/bench'), { recursive: true });
-    execFileSync(join(ROOT, 'build/pack.sh'), [sources[0], join(ROOT, `dist/bench/${name}`), '--arch=x64'], { stdio: 'inherit' });
+    let input = script;
+    if (ts) {
+      input = join(ROOT, `dist/bench/${name}.cjs`);
+      execFileSync(join(ROOT, 'node_modules/.bin/esbuild'), [script, '--bundle', '--platform=node', '--target=node24', '--format=cjs',
+        `--outfile=${input}`, '--log-level=warning'], { stdio: 'inherit' });
+    }
+    execFileSync(join(ROOT, 'build/pack.sh'), [input, join(ROOT, `dist/bench/${name}`), '--arch=x64'], { stdio: 'inherit' });
   }
   return out;
 }

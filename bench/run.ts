@@ -6,6 +6,9 @@
 //   (e) Python 3 + Debian's python3-pymssql running the same query
 //   (f) the least any Node program can spend on this conversation: (a)'s own TDS requests,
 //       recorded, replayed by a packed node:net script that waits for each answer (tds-replay.cjs)
+//   (g) (c) with the deadline's killer armed and disarmed, as every check does (hello-deadline.ts)
+//   (h) (c) with the deadline's interrupter (a worker thread) started at once, which a check does
+//       only when it runs long (src/watchdog.ts): what starting it late saves
 // Each is run N times, interleaved; the table gives min / median / max of wall time, CPU time
 // (user + sys) and peak RSS. sqlsim runs in a process of its own, so its work is not counted in
 // CPU or RSS (it is in wall time: it shares the machine, as a real server would not).
@@ -41,6 +44,7 @@ const PASSWORD = scenario.logins.find((l) => l.name === USER)!.password;
 const BIN = coldCopy(BUILT, join(ROOT, 'dist/bench'));
 const hello = coldCopy(packedScript('hello'), join(ROOT, 'dist/bench'));
 const replay = coldCopy(packedScript('tds-replay'), join(ROOT, 'dist/bench'));
+const helloDeadline = coldCopy(packedScript('hello-deadline'), join(ROOT, 'dist/bench'));
 
 /** What a client sends to the server, recorded by a loopback proxy in front of it while `run` runs. */
 async function recordClient(host: string, port: number, run: (proxyPort: number) => Promise<void>): Promise<Buffer> {
@@ -82,7 +86,7 @@ try {
   const requests = join(tmp, 'requests.tds');
   writeFileSync(requests, await recordClient(sim.host, sim.port, (p) => promisify(execFile)(BIN, checkArgs(p), { env: CLEAN_ENV }).then(() => undefined)), { mode: 0o600 });
 
-  const cases: Record<'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'harness', Case> = {
+  const cases: Record<'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h' | 'harness', Case> = {
     harness: { name: 'harness', argv: ['/bin/true'] },
     c: { name: 'c', argv: [hello] },
     b: { name: 'b', argv: [BIN, '--version'] },
@@ -92,6 +96,8 @@ try {
     d: { name: 'd', argv: [TSQL, '-H', sim.host, '-p', port, '-U', USER, '-o', 'q'], env: { ...CLEAN_ENV, TDSVER: '7.4', FREETDSCONF: '/dev/null' }, stdin: `${PASSWORD}\n${inlineSql}\ngo\nexit\n` },
     e: { name: 'e', argv: [PYTHON, join(ROOT, 'bench/pymssql_check.py'), sim.host, port, USER, DATABASE], env: { ...CLEAN_ENV, MSSQL_PASSWORD: PASSWORD }, stdin: pySql },
     f: { name: 'f', argv: [replay, sim.host, port, requests] },
+    g: { name: 'g', argv: [helloDeadline, 'killer'] },
+    h: { name: 'h', argv: [helloDeadline, 'interrupter'] },
   };
 
   // One run of each client first, outside the measurement: it must give the right answer, and
@@ -130,6 +136,8 @@ try {
       { label: '(d) FreeTDS tsql, same query', summary: s.d },
       { label: '(e) Python 3 + pymssql, same query', summary: s.e },
       { label: '(f) (a)\'s TDS requests replayed by node:net, same SEA packing', summary: s.f },
+      { label: '(g) (c) + the deadline\'s killer (a /bin/sh child), as a check arms it', summary: s.g },
+      { label: '(h) (c) + the deadline\'s interrupter (a worker thread) started at once', summary: s.h },
       { label: 'harness alone (/usr/bin/time /bin/true)', summary: s.harness },
     ]),
     '',
@@ -140,6 +148,8 @@ try {
     `a/e: ${ratio('a', 'e')}   (target: wall < 1)`,
     `f/c: ${ratio('f', 'c')}   (the floor of any Node client: start-up, node:net and the round trips)`,
     `a/f: ${ratio('a', 'f')}   (what the driver, the options and the verdict add to that)`,
+    `g/c: ${ratio('g', 'c')}   (the killer, in every check)`,
+    `h/c: ${ratio('h', 'c')}   (a worker thread at start-up, which a check does not pay)`,
     `per check, as sqlsim counted: (a) ${protocol('a')}`,
     `                              (d) ${protocol('d')}`,
     `                              (e) ${protocol('e')}`,
@@ -149,5 +159,5 @@ try {
 } finally {
   await sim.stop();
   rmSync(tmp, { recursive: true, force: true });
-  for (const copy of [BIN, hello, replay]) rmSync(copy, { force: true });
+  for (const copy of [BIN, hello, replay, helloDeadline]) rmSync(copy, { force: true });
 }

@@ -40,7 +40,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'application-name', arg: 'NAME', default: 'mssql-role-check', group: 'connection',
     help: 'program name shown to DBAs in sys.dm_exec_sessions' },
   { name: 'timeout', short: 't', arg: 'SECONDS', default: '3', group: 'connection',
-    help: 'hard deadline for the whole run: DNS, TCP, TLS, login and query (fractions allowed)' },
+    help: 'hard deadline for the whole run: DNS, TCP, TLS, login and query (fractions allowed); the run ends at most 0.5 s past it' },
 
   { name: 'database', short: 'd', arg: 'NAME', repeatable: true, group: 'check',
     help: 'database to check; repeat for several, every one must pass' },

@@ -1,6 +1,6 @@
 // The process: options → settings → check → output → exit code, under one hard deadline.
 // Exit codes are only 0 (pass), 1 (anything else) and N+2 (a pass with --weight N).
-import { writeSync } from 'node:fs';
+import { writeSync, closeSync, openSync } from 'node:fs';
 import { collect } from './options.ts';
 import { toSettings } from './settings.ts';
 import type { Settings } from './settings.ts';
@@ -10,14 +10,26 @@ import { PhaseClock, NETWORK_PHASES, sinceStartMs } from './phases.ts';
 import { runCheck } from './run.ts';
 import { scrub, verboseLines, jsonReport, logLine } from './output.ts';
 import type { Outcome } from './output.ts';
+import { OPTIONS } from './cli-spec.ts';
+import { armKiller, startInterrupter, ON_DEADLINE, KILL_AFTER_MS, INTERRUPTER_AT_MS } from './watchdog.ts';
+import type { Killer, Interrupter } from './watchdog.ts';
 
 const phases = new PhaseClock();
 let settings: Settings | undefined;
 let done = false;
 
+// The run's deadline in milliseconds since the process started (the default until the settings say).
+let deadlineMs = Number(OPTIONS.find((o) => o.name === 'timeout')!.default) * 1000;
+// What holds the deadline when the main thread cannot (src/watchdog.ts).
+let killer: Killer | undefined;
+let interrupter: Interrupter | undefined;
+
 // Once the driver is loaded, Node has made a piped stdout non-blocking: a write may take part of
-// the text, or fail with EAGAIN while the pipe is full. A late reader is waited for, briefly.
+// the text, or fail with EAGAIN while the pipe is full. A late reader is waited for, briefly, and
+// never past the deadline by more than OUTPUT_PAST_DEADLINE_MS (the killer's SIGKILL comes at
+// KILL_AFTER_MS).
 const OUTPUT_WAIT_MS = 1000;
+const OUTPUT_PAST_DEADLINE_MS = KILL_AFTER_MS - 200;
 let outputWaitEnd: number | undefined;
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
@@ -29,16 +41,32 @@ function write(fd: 1 | 2, text: string): void {
     } catch (err) {
       // stdout/stderr closed (keepalived): nothing to tell, the exit code still speaks
       if ((err as NodeJS.ErrnoException)?.code !== 'EAGAIN') return;
-      outputWaitEnd ??= sinceStartMs() + OUTPUT_WAIT_MS;
+      outputWaitEnd ??= Math.min(sinceStartMs() + OUTPUT_WAIT_MS, deadlineMs + OUTPUT_PAST_DEADLINE_MS);
       if (sinceStartMs() >= outputWaitEnd) return;
       Atomics.wait(nap, 0, 0, 5);
     }
   }
 }
 
+// Requests that run on libuv's thread pool. process.exit waits for that pool's threads, so one
+// stuck in a hung stat or a getaddrinfo that never returns would hold the exit indefinitely.
+const THREAD_POOL_WORK = /^(FSReq|FileHandle|GetAddrInfo|GetNameInfo)/;
+
 /** The only way out: never a code other than 0, 1 or 2..255 for a pass. */
 function exit(code: number, pass: boolean): never {
   const safe = pass && Number.isInteger(code) && (code === 0 || (code >= 2 && code <= 255)) ? code : 1;
+  // The interrupter's inspector session makes Node print "Waiting for the debugger to disconnect..."
+  // on exit; our last line is out, so stderr becomes /dev/null (open takes the lowest free fd).
+  if (interrupter?.fired()) {
+    try {
+      closeSync(2);
+      openSync('/dev/null', 'w');
+    } catch {
+      // stderr stays closed: Node's line goes nowhere either
+    }
+  }
+  // The killer is not needed past this point, unless the exit may wait for the thread pool.
+  if (!process.getActiveResourcesInfo().some((r) => THREAD_POOL_WORK.test(r))) killer?.disarm();
   process.exit(safe);
 }
 
@@ -50,6 +78,9 @@ function oneLine(text: string): string {
 function finish(o: Outcome): never {
   if (done) exit(1, false);
   done = true;
+  // Past this point the interrupter no longer interrupts (the killer stays armed). If it already
+  // has, the run is over its deadline: it ends as a timeout, never as a late pass.
+  if (interrupter && !interrupter.claimExit() && o.errorCode !== 'TIMEOUT') o = timeoutOutcome();
   const s = settings!;
   if (s.verbose) for (const line of verboseLines(o, s)) write(2, oneLine(line) + '\n');
   if (s.json) write(1, jsonReport(o, s) + '\n');
@@ -63,21 +94,37 @@ function finish(o: Outcome): never {
   exit(o.exitCode, o.pass);
 }
 
+function failure(reason: string, errorCode: string): Outcome {
+  return {
+    pass: false, exitCode: 1, reason, errorCode, phase: phases.current,
+    databases: (settings?.databases ?? []).map((name) => ({ name, pass: false, reason })),
+    timings: phases.timings(),
+  };
+}
+
+const timeoutReason = () => `timeout after ${deadlineMs / 1000}s during ${phases.current}`;
+const timeoutOutcome = () => failure(timeoutReason(), 'TIMEOUT');
+
 /** A failure that ends the run where it stands (deadline, signal, internal error). */
 function abort(reason: string, errorCode: string): never {
   if (!settings || done) {
     write(2, oneLine(`mssql-role-check: ${reason}`) + '\n');
     exit(1, false);
   }
-  const o: Outcome = {
-    pass: false, exitCode: 1, reason, errorCode, phase: phases.current,
-    databases: settings.databases.map((name) => ({ name, pass: false, reason })),
-    timings: phases.timings(),
-  };
   // An internal error is a bug: say so even without -v.
   if (errorCode === 'INTERNAL' && !settings.verbose) write(2, oneLine(`mssql-role-check: ${reason}`) + '\n');
-  finish(o);
+  finish(failure(reason, errorCode));
 }
+
+/**
+ * The interrupter's call: the main thread did not yield at its deadline (or was in a system call
+ * when its timer was due). Runs inside whatever JavaScript was running; never returns there,
+ * except when the run is already writing its last output (which ends in exit).
+ */
+(globalThis as Record<symbol, unknown>)[ON_DEADLINE] = lastResort(() => {
+  if (done) return;
+  abort(timeoutReason(), 'TIMEOUT');
+});
 
 function firstLine(err: unknown): string {
   try {
@@ -121,9 +168,11 @@ process.on('unhandledRejection', lastResort(uncaught));
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
   process.on(sig, lastResort(() => abort(`stopped by ${sig} during ${phases.current}`, 'SIGNAL')));
 }
-// Node's own warnings (e.g. TLS server name set to an IP address) would break the one-line promise.
+// Node's own warnings (e.g. TLS server name set to an IP address) would break the one-line promise,
+// and so would the driver's console lines (tedious prints one for an ENVCHANGE type it skips).
 process.removeAllListeners('warning');
 process.noDeprecation = true;
+for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) console[method] = () => {};
 
 async function main(argv: string[]): Promise<never> {
   try {
@@ -144,10 +193,16 @@ async function main(argv: string[]): Promise<never> {
     }
     throw err;
   }
+  // The deadline, as soon as it is known (only the files named by the options have been read):
+  // the main thread's timer, and what holds it when the main thread cannot (src/watchdog.ts).
   const s = settings;
-  const remainingMs = () => s.timeoutMs - sinceStartMs();
-  const secs = s.timeoutMs / 1000;
-  setTimeout(() => abort(`timeout after ${secs}s during ${phases.current}`, 'TIMEOUT'), Math.max(0, remainingMs()));
+  deadlineMs = s.timeoutMs;
+  killer = armKiller(deadlineMs, sinceStartMs());
+  const remainingMs = () => deadlineMs - sinceStartMs();
+  setTimeout(() => abort(timeoutReason(), 'TIMEOUT'), Math.max(0, remainingMs()));
+  // A run still going when healthy checks are long done gets the interrupter too.
+  setTimeout(() => { interrupter = startInterrupter(deadlineMs, sinceStartMs()); },
+    Math.max(0, Math.min(INTERRUPTER_AT_MS, deadlineMs / 2) - sinceStartMs())).unref();
   finish(await runCheck(s, phases, remainingMs));
 }
 

@@ -518,6 +518,9 @@ const FAULT_CASES: FaultCase[] = [
   { fault: { name: 'truncated-packet', phase: 'query' }, reason: /network error: Connection lost/, code: 'ESOCKET', phase: 'query' },
   { fault: { name: 'truncated-packet', phase: 'query', stall: true }, reason: /timeout after 1.5s/, code: 'TIMEOUT', phase: 'query' },
   { fault: { name: 'wrong-tds-version' }, reason: /unknown TDS version/, code: 'ETDS', phase: 'login' },
+  { fault: { name: 'packet-size', text: '4' }, reason: /unexpected answer from the server during login: the server negotiated packet size 4 \(MS-TDS allows 512\.\.32767\)/, code: 'PROTOCOL', phase: 'login' },
+  // the longest message an ERROR token holds, of hex letters: the reason's TLS rewrite once took seconds over it
+  { fault: { name: 'login-failure', message: 'F'.repeat(32_000) }, reason: /login failed: F{32000} \(ELOGIN/, code: 'ELOGIN', phase: 'login' },
   { fault: { name: 'tls-handshake-failure' }, reason: /network error: .*TLS: .*handshake failure/, code: 'ESOCKET', phase: 'prelogin', tls: true },
   { fault: { name: 'login-failure' }, reason: /login failed: Login failed for user 'monitor'/, code: 'ELOGIN', phase: 'login' },
   { fault: { name: 'login-failure', number: 18470, message: 'Login failed: the account is disabled.' }, reason: /disabled/, code: 'ELOGIN', phase: 'login' },
@@ -665,12 +668,13 @@ test('an exception the check cannot even describe still exits 1, never 7 (misc_d
 
 test('--json is one whole line even when stdout is a pipe its reader drains late', async () => {
   // Once the driver is loaded, Node has made a piped stdout non-blocking: a write can take only part
-  // of the text (or none) while the pipe (64 KiB) is full. The reader here starts after the check wrote.
+  // of the text (or none) while the pipe (64 KiB) is full. The reader here starts after the check wrote,
+  // 0.2 s past its deadline (the wait for a reader ends 0.3 s past it: test/deadline.test.ts).
   const names = Array.from({ length: 600 }, (_, i) => `db-${String(i).padStart(4, '0')}-${'n'.repeat(90)}`);
   await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL'), fault: { name: 'black-hole' } }], async ([s]) => {
     const args = at(s, '--json', '--timeout', '1', ...names.flatMap((n) => ['-d', n]));
     const r = await new Promise<{ stdout: string }>((resolve) => {
-      const child = spawn('/bin/sh', ['-c', '"$0" "$@" | (sleep 1.6; cat)', BIN, ...args], { env: { PATH: '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawn('/bin/sh', ['-c', '"$0" "$@" | (sleep 1.2; cat)', BIN, ...args], { env: { PATH: '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'ignore'] });
       let stdout = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
       const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);

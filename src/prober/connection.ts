@@ -110,7 +110,9 @@ export function describeError(err: unknown): ProbeError {
     message += ': ' + e.errors.map((x) => (x as Error)?.message ?? String(x)).join('; ');
   }
   // OpenSSL's "40ADCA5A6C7F0000:error:0A000410:SSL routines:ssl3_read_bytes:ssl/tls alert handshake failure:../deps/…"
-  message = message.replace(/[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):\S*/g, 'TLS: $1');
+  // (\b: tried once per run of hex digits, not at each of them; a server's 64 KB error message
+  // of hex letters would otherwise keep this regex busy for seconds)
+  message = message.replace(/\b[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):\S*/g, 'TLS: $1');
   message = explainTlsVersion(message.replace(/\s+/g, ' ').trim());
   if (err instanceof RequestError && typeof e.number === 'number' && e.number > 0) return { code: `SQL${e.number}`, message };
   // Several SQL errors for one request (e.g. Msg 300 then 297) arrive as an AggregateError of them.
@@ -155,6 +157,100 @@ function refuseCleartextLogin(conn: Connection): ProbeFailure | undefined {
   return undefined;
 }
 
+// MS-TDS 2.2.3.1.3 (packet header Length) and 2.2.7.9 (ENVCHANGE type 4): a negotiated packet
+// size MUST be 512..32767. tedious takes any number; below its 8-byte header its outgoing stream
+// writes packets in a loop that never ends (and never yields to the event loop).
+export const PACKET_SIZE_MIN = 512;
+export const PACKET_SIZE_MAX = 32767;
+
+type EnvChangeToken = { name?: unknown; type?: unknown; newValue?: unknown };
+
+/**
+ * What is wrong with an ENVCHANGE the driver would act on, or undefined when it may. The
+ * ENVCHANGE types (MS-TDS 2.2.7.9) tedious parses, and what it does with each:
+ *   4  PACKET_SIZE     resizes its outgoing packets: checked against 512..32767.
+ *   20 ROUTING_CHANGE  reconnects to the host it names and judges that one: refused, always.
+ *   8  BEGIN_TXN       keeps the descriptor for the next request's headers: checked to be the
+ *                      8 bytes MS-TDS gives it (a session with implicit transactions sends one).
+ *   9, 10, 17          commit / rollback / ended: forgets descriptors, nothing taken from the server.
+ *   7  SQL_COLLATION   echoed in the TYPE_INFO of the facts query's nvarchar parameters, for
+ *                      the server that sent it to judge; nothing is decoded with it (each result
+ *                      column carries its own collation).
+ *   1, 2, 3, 13, 18    database, language, charset, mirroring partner, reset acknowledgement:
+ *                      only emitted as events, which this program does not read.
+ * Other types tedious skips by their length (mssql-role-check silences the line it prints).
+ */
+export function envChangeProblem(token: EnvChangeToken): string | undefined {
+  if (token?.name !== 'ENVCHANGE') return undefined;
+  switch (token.type) {
+    case 'PACKET_SIZE': {
+      const n = token.newValue;
+      if (typeof n === 'number' && Number.isInteger(n) && n >= PACKET_SIZE_MIN && n <= PACKET_SIZE_MAX) return undefined;
+      return `the server negotiated packet size ${String(n)} (MS-TDS allows ${PACKET_SIZE_MIN}..${PACKET_SIZE_MAX})`;
+    }
+    case 'ROUTING_CHANGE':
+      return redirectionReason(token.newValue);
+    case 'BEGIN_TXN': {
+      const d = token.newValue;
+      if (Buffer.isBuffer(d) && d.length === 8) return undefined;
+      return `the server began a transaction with a ${Buffer.isBuffer(d) ? `${d.length}-byte` : 'missing'} descriptor (MS-TDS: 8 bytes)`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A routing ENVCHANGE (MS-TDS 2.2.7.9 type 20): where the server wanted the client to go. */
+function redirectionReason(value: unknown): string {
+  const v = value as { server?: unknown; port?: unknown } | undefined;
+  // the server's own text, without control characters
+  const where = typeof v?.server === 'string' ? `${v.server.replace(/\p{C}/gu, '?')} port ${String(v.port)}` : 'another server';
+  return `the server redirects the login to ${where} (routing ENVCHANGE); redirection is never followed: check that server directly`;
+}
+
+type TokenParserFactory = (message: unknown, handler: object) => unknown;
+
+/**
+ * tedious hands every token of a reply to a handler object, which acts on it (resizes packets,
+ * stores routing data). Each handler passes through createTokenStreamParser; the check is put in
+ * front of the handler there, so that a token outside the specification fails the check before
+ * tedious acts on it. Should a tedious release rename that step, the check refuses to run rather
+ * than act on whatever a server negotiates (a test covers a packet size of 4 and a redirection).
+ */
+function refuseOutOfSpecEnvChange(conn: Connection, refuse: (failure: ProbeFailure) => void): ProbeFailure | undefined {
+  const target = conn as unknown as { createTokenStreamParser?: TokenParserFactory };
+  const create = target.createTokenStreamParser;
+  if (typeof create !== 'function') {
+    return new ProbeFailure({ code: 'PROTOCOL', message: 'this driver build cannot check what the server negotiates; refusing to run' });
+  }
+  target.createTokenStreamParser = function (message, handler) {
+    const checked = new Proxy(handler, {
+      get(h, key, receiver) {
+        const member = Reflect.get(h, key, receiver) as unknown;
+        if (typeof member !== 'function') return member;
+        return function (this: unknown, token: EnvChangeToken, ...rest: unknown[]) {
+          const problem = envChangeProblem(token);
+          if (problem !== undefined) {
+            const failure = new ProbeFailure({ code: 'PROTOCOL', message: problem });
+            refuse(failure);
+            // thrown into tedious's token loop: the token is not acted on, the reply ends there
+            throw failure;
+          }
+          return (member as (...a: unknown[]) => unknown).call(h, token, ...rest);
+        };
+      },
+    });
+    return create.call(this, message, checked);
+  };
+  // A second line: tedious announces a redirection before it connects to the new host.
+  (conn as unknown as NodeJS.EventEmitter).on('rerouting', () => {
+    const failure = new ProbeFailure({ code: 'PROTOCOL', message: redirectionReason(undefined) });
+    refuse(failure);
+    throw failure;
+  });
+  return undefined;
+}
+
 /** The host's addresses (phase dns), the instance's port from the Browser (phase browser), then the login. */
 export async function openConnection(ctx: ProbeContext): Promise<Connection> {
   const s = ctx.settings;
@@ -185,6 +281,10 @@ function logIn(ctx: ProbeContext, target: Target): Promise<Connection> {
       const refused = refuseCleartextLogin(conn);
       if (refused) return reject(refused);
     }
+    // The first refusal wins over whatever error tedious makes of it later.
+    let refusal: ProbeFailure | undefined;
+    const refusedSpec = refuseOutOfSpecEnvChange(conn, (f) => { refusal ??= f; });
+    if (refusedSpec) return reject(refusedSpec);
     conn.on('debug', (msg: string) => {
       const m = /^State change: \S+ -> (\S+)$/.exec(msg);
       if (!m) return;
@@ -192,9 +292,13 @@ function logIn(ctx: ProbeContext, target: Target): Promise<Connection> {
       if (phase) ctx.phases.enter(phase);
     });
     // After login, errors arrive here; before it, through connect's callback as well.
-    conn.on('error', (err: unknown) => reject(new ProbeFailure(describeError(err))));
+    conn.on('error', (err: unknown) => reject(refusal ?? new ProbeFailure(describeError(err))));
     // The build sends no SET-options batch after the login (build/levers.mjs, one-batch): a
     // connection is logged in at LOGINACK, and the facts query is its only request.
-    conn.connect((err) => (err ? reject(new ProbeFailure(describeError(err))) : resolve(conn)));
+    conn.connect((err) => {
+      if (refusal) reject(refusal);
+      else if (err) reject(new ProbeFailure(describeError(err)));
+      else resolve(conn);
+    });
   });
 }

@@ -56,6 +56,7 @@ const TABLE: Row[] = [
   { label: 'truncated query reply, then close', fault: { name: 'truncated-packet', phase: 'query' }, class: 'network' },
   { label: 'truncated query reply, then silence', fault: { name: 'truncated-packet', phase: 'query', stall: true }, class: 'timeout' },
   { label: 'wrong TDS version in LOGINACK', fault: { name: 'wrong-tds-version' }, class: 'protocol', phase: 'login' },
+  { label: 'packet size 4 in the login response', fault: { name: 'packet-size', text: '4' }, class: 'protocol', phase: 'login', reason: /packet size 4 \(MS-TDS allows 512\.\.32767\)/ },
   { label: 'TLS handshake failure', fault: { name: 'tls-handshake-failure' }, tls: true, class: 'network', phase: 'prelogin' },
   { label: 'login failure (18456)', fault: { name: 'login-failure' }, class: 'login', phase: 'login' },
   { label: 'query error', fault: { name: 'query-error' }, class: 'sql error', phase: 'query' },

@@ -77,6 +77,12 @@ const CASES: Case[] = [
   { fault: { name: 'truncated-packet', stall: true }, when: 'query', title: 'truncated-packet then silence', expect: fails(/ETIMEOUT/) },
   { fault: { name: 'truncated-packet', phase: 'login' }, when: 'connect', expect: fails(/ESOCKET|ETIMEOUT/) },
   { fault: { name: 'wrong-tds-version' }, when: 'connect', expect: fails(/ETDS/, /unknown TDS version/) },
+  // (a size out of MS-TDS's bounds is what mssql-role-check refuses: test/negotiation.test.ts; the
+  // mssql client here would take it, and at 4 bytes loop forever)
+  {
+    fault: { name: 'packet-size', text: '512' }, when: 'connect', title: 'packet-size 512 (the smallest MS-TDS allows): the session works at that size',
+    expect: (o) => assert.deepEqual(o, { ok: true, rows: 1 }),
+  },
   { fault: { name: 'tls-handshake-failure' }, when: 'connect', encrypt: true, expect: fails(/ESOCKET/, /handshake|alert|SSL/i) },
   { fault: { name: 'tls-handshake-failure' }, when: 'connect', encrypt: 'strict', expect: fails(/ESOCKET/, /handshake|alert|SSL/i) },
   { fault: { name: 'login-failure' }, when: 'connect', expect: fails(/ELOGIN/, /^Login failed for user 'monitor'\.$/) },

@@ -12,6 +12,7 @@ export const FAULTS = {
   'reset-mid-result': 'send the first half of a query result, then reset the connection',
   'garbage': 'answer with a well-framed packet of bytes that are no valid tokens (at `phase`)',
   'truncated-packet': 'send a packet shorter than its header says, then close (or stall with `stall`)',
+  'packet-size': 'answer LOGIN7 with an ENVCHANGE packet size of `text` (default "4"; MS-TDS allows only 512..32767)',
   'wrong-tds-version': 'answer LOGIN7 with a LOGINACK naming TDS version `version` (default 0x07000000, unknown to clients)',
   'tls-handshake-failure': 'answer the TLS ClientHello with a handshake_failure alert, then close',
   'login-failure': 'refuse every login with error `number` (default 18456), whatever the password',
@@ -50,6 +51,8 @@ export interface Fault {
   phase?: FaultPhase;
   /** truncated-packet: stay silent instead of closing after the short packet */
   stall?: boolean;
+  /** packet-size: the new value of the packet-size ENVCHANGE, as the text it is sent as */
+  text?: string;
   /** wrong-tds-version: the TDS version LOGINACK names */
   version?: number;
   /** login-failure, query-error: the error to send */

@@ -77,6 +77,23 @@ describe('FreeTDS tsql against sqlsim', { skip: HAVE_TSQL ? false : 'FreeTDS tsq
     }
   });
 
+  it('a routing ENVCHANGE in the login response: tsql follows it and queries the server it names', async () => {
+    // MS-TDS 2.2.7.9, type 20: what sqlsim sends for Scenario.server.routing, read by another client
+    const routed: Scenario = { ...scenario, server: { ...scenario.server, name: 'SQLR' } };
+    const to = await startSqlSim({ scenario: routed });
+    const from = await startSqlSim({ scenario: { ...scenario, server: { ...scenario.server, routing: { server: to.host, port: to.port } } } });
+    try {
+      const r = await tsql({ host: from.host, port: from.port, user: 'monitor', password, encryption: 'off', statements: ['SELECT @@SERVERNAME AS s'], dir });
+      assert.match(r.out, /\bs\nSQLR\n/, r.out);
+      assert.equal(from.stats.logins, 1, 'logged in where it connected first');
+      assert.equal(from.stats.rpcs + from.stats.batches, 0, 'and sent no request there');
+      assert.equal(to.stats.logins, 1, 'then logged in where it was routed');
+    } finally {
+      await from.close();
+      await to.close();
+    }
+  });
+
   it('wrong password → Msg 18456, "Login failed for user"', () =>
     withSim('off', async (sim) => {
       const r = await tsql({ host: sim.host, port: sim.port, user: 'monitor', password: 'not-the-password', encryption: 'request', statements: [QUERY], dir });

@@ -240,6 +240,8 @@ class Connection {
   private loginDatabase = 'master';
   private pendingNtlm: { login: Login7; serverChallenge: Buffer } | undefined;
   private negotiatedPacketSize = DEFAULT_PACKET_SIZE;
+  /** the login was answered with a routing ENVCHANGE */
+  private routed = false;
   private chain: Promise<void> = Promise.resolve();
   private pendingReply: { cancel: () => void } | undefined;
   private readonly name: string;
@@ -665,7 +667,12 @@ class Connection {
       if (login.features.has(Feature.UTF8_SUPPORT) && major >= 15) acks.push([Feature.UTF8_SUPPORT, Buffer.from([1])]);
       tokens.push(T.featureExtAck(acks));
     }
-    tokens.push(T.envChangeText(T.EnvChange.PACKET_SIZE, String(this.negotiatedPacketSize), String(DEFAULT_PACKET_SIZE)));
+    const packetSize = f?.name === 'packet-size' ? (f.text ?? '4') : String(this.negotiatedPacketSize);
+    // a size the client may take is also the one sqlsim then writes with
+    if (/^\d+$/.test(packetSize) && Number(packetSize) >= MIN_PACKET_SIZE && Number(packetSize) <= MAX_PACKET_SIZE) this.negotiatedPacketSize = Number(packetSize);
+    tokens.push(T.envChangeText(T.EnvChange.PACKET_SIZE, packetSize, String(DEFAULT_PACKET_SIZE)));
+    const routing = scenario.server.routing;
+    if (routing) tokens.push(T.routingChange(routing.server, routing.port));
     tokens.push(T.done(T.Token.DONE, T.DoneStatus.FINAL, 0, 0));
     this.send(PacketType.TABULAR_RESULT, Buffer.concat(tokens), 'login');
     this.writer.packetSize = this.negotiatedPacketSize;
@@ -675,7 +682,8 @@ class Connection {
     this.session = { login: account, database, appName: login.appName || undefined };
     // stall-after-login aimed at a kind of request stalls when one arrives, not here
     this.state = f?.name === 'stall-after-login' && f.on === undefined ? 'stalled' : 'ready';
-    this.sim.log(`${this.name}: '${userName}' logged in to ${database} (packet size ${this.negotiatedPacketSize}, TDS 0x${tdsVersion.toString(16).padStart(8, '0')})`);
+    this.routed = routing !== undefined;
+    this.sim.log(`${this.name}: '${userName}' logged in to ${database} (packet size ${packetSize}, TDS 0x${tdsVersion.toString(16).padStart(8, '0')})${routing ? `, routed to ${routing.server},${routing.port}` : ''}`);
   }
 
   /** SQL Server names the failover partner at login when the database is a mirroring principal. */
@@ -706,6 +714,8 @@ class Connection {
   }
 
   private async onRequest(message: Message): Promise<void> {
+    // A routed session serves no request (see Scenario.server.routing).
+    if (this.routed) return this.endGracefully();
     const f = this.faultFor(message);
     if (message.type === PacketType.SQL_BATCH) this.sim.stats.batches++;
     if (message.type === PacketType.RPC) this.sim.stats.rpcs++;

@@ -101,6 +101,14 @@ export interface Scenario {
      * the collation of the catalog's names and the default of every database (collation.ts).
      */
     collation?: string;
+    /**
+     * Every login is answered with a routing ENVCHANGE to this server (MS-TDS 2.2.7.9, type 20:
+     * "sent in response to a LOGIN7 message when the server wants to route the client to an
+     * alternate server", after LOGINACK), as an Azure SQL gateway with the Redirect connection
+     * policy or an AG replica with read/write routing does. What the server does with a request
+     * on a routed session the documents do not say; sqlsim takes the failing side and closes it.
+     */
+    routing?: { server: string; port: number };
   };
   logins: Login[];
   /** sys.databases rows (name, database_id, state_desc, is_read_only, user_access_desc, ...). */

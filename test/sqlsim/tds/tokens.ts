@@ -39,6 +39,7 @@ export const EnvChange = {
   SQL_COLLATION: 7,
   DATABASE_MIRRORING_PARTNER: 13,
   RESET_CONNECTION: 18,
+  ROUTING: 20,
 } as const;
 
 export const TDS_7_4 = 0x74000004;
@@ -71,6 +72,21 @@ export function envChangeBytes(type: number, newValue: Buffer, oldValue: Buffer)
     Token.ENVCHANGE,
     Buffer.concat([Buffer.from([type, newValue.length]), newValue, Buffer.from([oldValue.length]), oldValue]),
   );
+}
+
+/**
+ * ENVCHANGE type 20, Routing (MS-TDS 2.2.7.9): new value = RoutingDataValueLength (USHORT), then
+ * Protocol (BYTE, 0 = TCP), ProtocolProperty (USHORT, the TCP port) and AlternateServer
+ * (US_VARCHAR); old value = 0x0000. Sent in the login response, after LOGINACK.
+ */
+export function routingChange(server: string, port: number): Buffer {
+  const head = Buffer.alloc(3);
+  head[0] = 0; // TCP
+  head.writeUInt16LE(port, 1);
+  const data = Buffer.concat([head, usVarchar(server)]);
+  const length = Buffer.alloc(2);
+  length.writeUInt16LE(data.length);
+  return withLength16(Token.ENVCHANGE, Buffer.concat([Buffer.from([EnvChange.ROUTING]), length, data, Buffer.alloc(2)]));
 }
 
 export function collationChange(): Buffer {
