@@ -25,7 +25,7 @@ process.on('SIGTERM', () => void stop(143));
 /** Run the binary as keepalived would, with -v so the demo shows why; returns its exit code. */
 function check(sim: SqlSim, passwordFile: string): Promise<number> {
   const args = ['--host', sim.host, '--port', String(sim.port), '--database', 'appdb',
-    '--user', 'sa', '--password-file', passwordFile, '--timeout', '3', '-v'];
+    '--user', 'sa', '--password-file', passwordFile, '--timeout', '3', '--encrypt', 'off', '-v'];
   say(`$ mssql-role-check ${args.join(' ').replace(dir, '$DEMO')}`);
   return new Promise((resolve, reject) => {
     const child = spawn(BIN_X64, args, { stdio: ['ignore', 'inherit', 'pipe'] });

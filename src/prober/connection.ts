@@ -6,7 +6,7 @@ import { Connection, ConnectionError, RequestError } from 'tedious';
 import type { ConnectionConfiguration } from 'tedious';
 import type { Socket } from 'node:net';
 import type { ProbeContext, ProbeError } from './types.ts';
-import { explainTlsVersion, tlsCredentials } from './tls.ts';
+import { explainTlsVersion, explainUntrusted, tlsCredentials } from './tls.ts';
 import { resolveHost, ResolveError } from './resolve.ts';
 import type { Address } from './resolve.ts';
 import { dial, DialError } from './dial.ts';
@@ -111,7 +111,7 @@ export function describeError(err: unknown): ProbeError {
   }
   // OpenSSL's "40ADCA5A6C7F0000:error:0A000410:SSL routines:ssl3_read_bytes:ssl/tls alert handshake failure:../deps/…"
   message = message.replace(/[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):\S*/g, 'TLS: $1');
-  message = explainTlsVersion(message.replace(/\s+/g, ' ').trim());
+  message = explainUntrusted(explainTlsVersion(message.replace(/\s+/g, ' ').trim()));
   if (err instanceof RequestError && typeof e.number === 'number' && e.number > 0) return { code: `SQL${e.number}`, message };
   // Several SQL errors for one request (e.g. Msg 300 then 297) arrive as an AggregateError of them.
   const first = Array.isArray(e?.errors) ? (e.errors[0] as { number?: unknown } | undefined) : undefined;
@@ -148,7 +148,7 @@ function refuseCleartextLogin(conn: Connection): ProbeFailure | undefined {
   target.performTlsNegotiation = function (prelogin, signal) {
     const answer = prelogin?.encryptionString;
     if (answer !== 'ON' && answer !== 'REQ') {
-      return Promise.reject(new ConnectionError(`the server does not encrypt (PRELOGIN encryption ${answer ?? 'missing'}); refusing to log in without TLS (--encrypt on)`, 'EENCRYPT'));
+      return Promise.reject(new ConnectionError(`the server does not encrypt (PRELOGIN encryption ${answer ?? 'missing'}); refusing to log in without TLS (--encrypt on, the default)`, 'EENCRYPT'));
     }
     return negotiate.call(this, prelogin, signal);
   };
