@@ -100,6 +100,8 @@ export const GROUPS = [
 export const EXAMPLES = [
   { title: 'By hand, to see why a server is in or out',
     text: 'MSSQL_PASSWORD=... mssql-role-check --host 10.0.0.11 --user monitor --database Sales -v' },
+  { title: 'TLS is on and verified by default; a server with only SQL Server\'s self-signed certificate: accept it, or pin the one installed on it',
+    text: 'mssql-role-check --config /etc/mssql-role-check/mssql-role-check.conf --host 10.0.0.11 --trust-server-certificate\nmssql-role-check --config /etc/mssql-role-check/mssql-role-check.conf --host 10.0.0.11 --ca-file /etc/mssql-role-check/sql1.pem' },
   { title: 'keepalived real server (the config file holds user, password, database and role)',
     text: 'MISC_CHECK {\n  misc_path "/usr/bin/mssql-role-check --config /etc/mssql-role-check/app.conf --host 10.0.0.11"\n  misc_timeout 5\n}' },
   { title: 'keepalived VRRP: hold the virtual address on the node next to the writable server',
