@@ -80,13 +80,13 @@ export const EXIT_CODES = [
 ];
 
 export const ENVIRONMENT = [
-  { name: 'SSL_CERT_FILE', meaning: 'a PEM file of trusted CAs, instead of /etc/ssl/cert.pem, in the system trust store that verifies the server certificate when --ca-file is not given' },
-  { name: 'SSL_CERT_DIR', meaning: 'a directory of trusted CAs named by subject hash (openssl rehash), instead of /etc/ssl/certs, in that system trust store' },
   { name: 'MSSQL_PASSWORD', meaning: 'the password, when neither --password-file nor the config file gives one' },
   { name: 'MSSQL_USER', meaning: 'the login, when neither --user nor the config file gives one' },
   { name: 'MSSQL_ROLE_CHECK_CONFIG', meaning: 'config file to read when --config is not given (HAProxy 2.9+ passes it with "external-check preserve-env"; older HAProxy needs the wrapper script of the examples)' },
   { name: 'HAPROXY_SERVER_ADDR', meaning: 'the host, when --host is not on the command line; it overrides a host in the config file, so that each HAProxy check looks at its own server (set by HAProxy external-check)' },
   { name: 'HAPROXY_SERVER_PORT', meaning: 'with HAPROXY_SERVER_ADDR, the port, unless --port is on the command line or an instance is given; it overrides a port in the config file, except 0, which HAProxy gives for a server without a port (set by HAProxy external-check)' },
+  { name: 'SSL_CERT_FILE', meaning: 'a PEM file of trusted CAs, instead of /etc/ssl/cert.pem, in the system trust store that verifies the server certificate when --ca-file is not given' },
+  { name: 'SSL_CERT_DIR', meaning: 'a directory of trusted CAs named by subject hash (openssl rehash), instead of /etc/ssl/certs, in that system trust store' },
 ];
 
 export const GROUPS = [
@@ -100,7 +100,7 @@ export const GROUPS = [
 export const EXAMPLES = [
   { title: 'By hand, to see why a server is in or out',
     text: 'MSSQL_PASSWORD=... mssql-role-check --host 10.0.0.11 --user monitor --database Sales -v' },
-  { title: 'TLS is on and verified by default; a server with only SQL Server\'s self-signed certificate: accept it, or pin the one installed on it',
+  { title: 'TLS is on and verified by default. A server with SQL Server\'s own self-signed certificate:\n  accept it unverified, or install a certificate on the server and pin it',
     text: 'mssql-role-check --config /etc/mssql-role-check/mssql-role-check.conf --host 10.0.0.11 --trust-server-certificate\nmssql-role-check --config /etc/mssql-role-check/mssql-role-check.conf --host 10.0.0.11 --ca-file /etc/mssql-role-check/sql1.pem' },
   { title: 'keepalived real server (the config file holds user, password, database and role)',
     text: 'MISC_CHECK {\n  misc_path "/usr/bin/mssql-role-check --config /etc/mssql-role-check/app.conf --host 10.0.0.11"\n  misc_timeout 5\n}' },

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN_X64, BIN_ARM64 } from './helpers/paths.ts';
+import { BIN_X64, BIN_ARM64, NODE, ROOT } from './helpers/paths.ts';
 import { startSqlSim, type SqlSim, type SqlSimOptions } from './sqlsim/server.ts';
 import { makeSelfSignedCertificate, makeTestCertificates, type TestCertificates } from './sqlsim/certs.ts';
 import { DATABASE, LOGIN, loadScenario, passwordOf } from './peers/sim.ts';
@@ -143,4 +143,15 @@ test('the -v warning is in every line: two databases, two lines, each warned', a
   const lines = r.stderr.split('\n').filter(Boolean);
   assert.equal(lines.length, 2, r.stderr);
   for (const l of lines) assert.match(l, /^mssql-role-check: warning: --encrypt off, the password travelled in the clear: /);
+});
+
+test('run from source (Node without --use-openssl-ca), the check reads the same system store', async () => {
+  const sim = sims.ca;
+  const args = [join(ROOT, 'src/main.ts'), '--host', sim.host, '--port', String(sim.port), '--database', DATABASE, '--user', LOGIN, '--timeout', '10', '--json'];
+  const env = { PATH: '/usr/bin:/bin', MSSQL_PASSWORD: password };
+  const trusted = await run(NODE, args, { env: { ...env, SSL_CERT_FILE: certs.caFile }, limitMs: 30_000 });
+  assert.equal(trusted.status, 0, trusted.stdout + trusted.stderr);
+  const machine = await run(NODE, args, { env, limitMs: 30_000 });
+  assert.equal(machine.status, 1, machine.stdout + machine.stderr);
+  assert.match(String(JSON.parse(machine.stdout).reason), untrusted('unable to verify the first certificate'));
 });
