@@ -29,6 +29,8 @@ let other: TestCertificates;
 let self: { certFile: string };
 /** a scratch system store: the test CA under its subject hash (openssl rehash), as update-ca-certificates leaves /etc/ssl/certs */
 let store: string;
+/** the same CA file without its hash link: OpenSSL's lookup cannot find it there */
+let unhashed: string;
 let password: string;
 
 before(async () => {
@@ -42,6 +44,9 @@ before(async () => {
   mkdirSync(store);
   copyFileSync(certs.caFile, join(store, 'sqlsim-test-ca.pem'));
   execFileSync('openssl', ['rehash', store]);
+  unhashed = join(dir, 'unhashed');
+  mkdirSync(unhashed);
+  copyFileSync(certs.caFile, join(unhashed, 'sqlsim-test-ca.pem'));
   password = passwordOf(loadScenario('principal'));
   const scenario = loadScenario('principal');
   const opts: Record<SimName, SqlSimOptions> = {
@@ -68,7 +73,7 @@ interface Row {
   sim: SimName;
   args?: () => string[];
   /** the system trust store of this run */
-  store?: 'machine' | 'SSL_CERT_FILE' | 'SSL_CERT_DIR' | 'mount' | 'other CA';
+  store?: 'machine' | 'SSL_CERT_FILE' | 'SSL_CERT_DIR' | 'unhashed SSL_CERT_DIR' | 'mount' | 'other CA';
   exit: 0 | 1;
   reason?: RegExp;
   verbose?: RegExp;
@@ -80,6 +85,11 @@ const ROWS: Row[] = [
   { name: 'default, the test CA in SSL_CERT_FILE: passes, verified, no --ca-file', sim: 'ca', store: 'SSL_CERT_FILE', exit: 0 },
   { name: 'default, the test CA in SSL_CERT_DIR (hashed): passes', sim: 'ca', store: 'SSL_CERT_DIR', exit: 0 },
   { name: 'default, the test CA in /etc/ssl/certs (a private mount namespace): passes', sim: 'ca', store: 'mount', exit: 0 },
+  // OpenSSL finds a CA in a directory only under its subject hash, where Node's
+  // tls.getCACertificates('system') would read every file: this row fails only in a binary whose
+  // store is OpenSSL's own (--use-openssl-ca), looked up when a chain needs it
+  { name: 'default, the CA in SSL_CERT_DIR without its hash link: not found (the store is OpenSSL\'s lookup, not a read of every file)', sim: 'ca',
+    store: 'unhashed SSL_CERT_DIR', exit: 1, reason: untrusted('unable to verify the first certificate') },
   { name: 'default, another CA in SSL_CERT_FILE: fails', sim: 'ca', store: 'other CA', exit: 1, reason: untrusted('unable to verify the first certificate') },
   { name: 'default, --ca-file with the CA: passes', sim: 'ca', args: () => ['--ca-file', certs.caFile], exit: 0 },
   { name: '--ca-file replaces the store: another CA fails although the store holds the right one', sim: 'ca', store: 'SSL_CERT_FILE',
@@ -105,6 +115,7 @@ function once(row: Row, sim: SqlSim, arm64: boolean): Promise<RunResult> {
   const env: Record<string, string> = { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', MSSQL_PASSWORD: password };
   if (row.store === 'SSL_CERT_FILE') env.SSL_CERT_FILE = certs.caFile;
   if (row.store === 'SSL_CERT_DIR') env.SSL_CERT_DIR = store;
+  if (row.store === 'unhashed SSL_CERT_DIR') env.SSL_CERT_DIR = unhashed;
   if (row.store === 'other CA') env.SSL_CERT_FILE = other.caFile;
   let cmd = arm64 ? [QEMU, BIN_ARM64, ...args] : [BIN_X64, ...args];
   // the binary's own default paths (/etc/ssl/certs), with the scratch store mounted over them for this process only
