@@ -389,6 +389,8 @@ test('TLS: --encrypt on (trusted or with a CA file) and strict (TDS 8.0, CA file
     const v = await run(at(forced, '-d', 'appdb', '--encrypt', 'on', '--trust-server-certificate', '-v'));
     assert.equal(v.status, 0);
     assert.equal(v.stderr.trimEnd().split('\n').length, 1, v.stderr);
+    const byDefault = await check(forced, '-d', 'appdb', DEFAULT_TLS, '--trust-server-certificate');
+    assert.equal(byDefault.status, 0, 'TLS is the default: ' + byDefault.report.reason);
     const on2 = await check(forced, '-d', 'appdb', '--encrypt', 'on', '--ca-file', certs.caFile);
     assert.equal(on2.status, 0, on2.report.reason);
     const untrusted = await check(forced, '-d', 'appdb', '--encrypt', 'on');
@@ -414,8 +416,11 @@ test('--encrypt on never logs in without TLS: a server that answers PRELOGIN wit
     assert.equal(r.report.errorCode, 'EENCRYPT');
     assert.match(r.report.reason, /refusing to log in without TLS/);
     assert.equal(plain.stats.logins + plain.stats.loginFailures, logins, 'no LOGIN7 may reach the server');
-    const off = await check(plain, '-d', 'appdb');
-    assert.equal(off.status, 0, 'the same server passes without --encrypt on: ' + off.report.reason);
+    const byDefault = await check(plain, '-d', 'appdb', DEFAULT_TLS);
+    assert.equal(byDefault.report.errorCode, 'EENCRYPT', 'the default refuses it too: ' + byDefault.report.reason);
+    assert.equal(plain.stats.logins + plain.stats.loginFailures, logins, 'no LOGIN7 may reach the server by default');
+    const off = await check(plain, '-d', 'appdb', '--encrypt', 'off');
+    assert.equal(off.status, 0, 'the same server passes with --encrypt off: ' + off.report.reason);
   });
 });
 
