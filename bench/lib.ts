@@ -141,8 +141,8 @@ export interface Sim {
 }
 
 /** sqlsim (test/sqlsim/cli.ts) in a process of its own, controlled over its stdin. */
-export async function startSim(scenario: string): Promise<Sim> {
-  const child = spawn(NODE, [join(ROOT, 'test/sqlsim/cli.ts'), '--scenario', scenario, '--control', 'stdin'], {
+export async function startSim(scenario: string, extra: string[] = []): Promise<Sim> {
+  const child = spawn(NODE, [join(ROOT, 'test/sqlsim/cli.ts'), '--scenario', scenario, '--control', 'stdin', ...extra], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });

@@ -2,7 +2,7 @@
 """(e) of the bench: the same catalog query through Python 3 and Debian's python3-pymssql.
 
 usage: pymssql_check.py HOST PORT USER DATABASE < query.sql   (password: $MSSQL_PASSWORD)
-The query text has one %s where the database name goes; pymssql quotes it. Prints the row and
+The query text has %(db)s wherever the database name goes; pymssql quotes it. Prints the row and
 exits 0 when the database is ONLINE, 1 otherwise, like a minimal check.
 """
 import os
@@ -16,7 +16,7 @@ conn = pymssql.connect(server=host, port=port, user=user, password=os.environ["M
                        login_timeout=5, timeout=5, tds_version="7.3", autocommit=True)
 try:
     cursor = conn.cursor(as_dict=True)
-    cursor.execute(sql, (database,))
+    cursor.execute(sql, {"db": database})
     rows = cursor.fetchall()
 finally:
     conn.close()

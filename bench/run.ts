@@ -1,5 +1,9 @@
 // make bench [N=20]: what one check costs, side by side with the floor and the alternatives.
-//   (a) the x64 binary: a full --role primary check against sqlsim on loopback
+//   (a) the x64 binary: a full --role primary check against sqlsim on loopback, --encrypt off
+//   (t) the same check with the default TLS (--encrypt on: TLS for the whole session, the
+//       certificate verified against the system trust store, here a scratch SSL_CERT_DIR that
+//       holds the test CA, looked up by hash as in /etc/ssl/certs), against a second sqlsim that
+//       has a certificate, as SQL Server's default (encryption offered, not forced)
 //   (b) the same binary: --version
 //   (c) the floor: a hello world packed the same way, with the same embedded Node
 //   (d) FreeTDS tsql running the same catalog query (the C floor)
@@ -14,7 +18,7 @@
 // CPU or RSS (it is in wall time: it shares the machine, as a real server would not).
 //
 // usage: node bench/run.ts [--runs N]    (needs the binaries: make bench builds them first)
-import { mkdtempSync, writeFileSync, rmSync, statSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, copyFileSync, writeFileSync, rmSync, statSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync, execFile } from 'node:child_process';
@@ -71,26 +75,36 @@ const tmp = mkdtempSync(join(tmpdir(), 'bench-'));
 // It holds the simulated server's throwaway password and (f)'s recording: gone even when stopped.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (rmSync(tmp, { recursive: true, force: true }), process.exit(1)));
 const sim = await startSim(SCENARIO);
+// (t)'s server: the certificates and the hashed store are made in tmp
+const certDir = join(tmp, 'certs');
+const storeDir = join(tmp, 'store');
+const tlsSim = await startSim(SCENARIO, ['--encryption', 'off', '--tls-dir', certDir]);
 try {
+  mkdirSync(storeDir);
+  copyFileSync(join(certDir, 'ca.pem'), join(storeDir, 'bench-ca.pem'));
+  spawnSync('openssl', ['rehash', storeDir], { stdio: 'ignore' });
   const passwordFile = join(tmp, 'password');
   writeFileSync(passwordFile, PASSWORD + '\n', { mode: 0o600 });
   const port = String(sim.port);
   // The product's own query. tsql cannot send parameters and pymssql quotes them into the text,
   // so for them the database name is in the text; the server does the same work.
-  const inlineSql = factsSql(1).replace('@db0', `N'${DATABASE}'`);
-  const pySql = factsSql(1).replace('@db0', '%s');
+  const inlineSql = factsSql(1).replaceAll('@db0', `N'${DATABASE}'`);
+  const pySql = factsSql(1).replaceAll('@db0', '%(db)s');
 
   // (f)'s script: what (a) sends, the password inside it obfuscated as TDS does (a throwaway of
   // the simulated server), in a file only this user reads, removed with tmp.
-  const checkArgs = (p: number) => ['--host', sim.host, '--port', String(p), '--user', USER, '--password-file', passwordFile, '--database', DATABASE, '--role', 'primary'];
+  const checkArgs = (p: number) => ['--host', sim.host, '--port', String(p), '--user', USER, '--password-file', passwordFile, '--database', DATABASE, '--role', 'primary', '--encrypt', 'off'];
+  const tlsArgs = ['--host', tlsSim.host, '--port', String(tlsSim.port), '--user', USER, '--password-file', passwordFile, '--database', DATABASE, '--role', 'primary'];
+  const TLS_ENV = { ...CLEAN_ENV, SSL_CERT_DIR: storeDir };
   const requests = join(tmp, 'requests.tds');
   writeFileSync(requests, await recordClient(sim.host, sim.port, (p) => promisify(execFile)(BIN, checkArgs(p), { env: CLEAN_ENV }).then(() => undefined)), { mode: 0o600 });
 
-  const cases: Record<'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h' | 'harness', Case> = {
+  const cases: Record<'a' | 't' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h' | 'harness', Case> = {
     harness: { name: 'harness', argv: ['/bin/true'] },
     c: { name: 'c', argv: [hello] },
     b: { name: 'b', argv: [BIN, '--version'] },
     a: { name: 'a', argv: [BIN, ...checkArgs(sim.port)] },
+    t: { name: 't', argv: [BIN, ...tlsArgs], env: TLS_ENV },
     // tsql reads the password from stdin when it has no terminal (measure.py detaches it from
     // any): the password stays out of argv. TDSVER as the binary speaks (TDS 7.4).
     d: { name: 'd', argv: [TSQL, '-H', sim.host, '-p', port, '-U', USER, '-o', 'q'], env: { ...CLEAN_ENV, TDSVER: '7.4', FREETDSCONF: '/dev/null' }, stdin: `${PASSWORD}\n${inlineSql}\ngo\nexit\n` },
@@ -103,12 +117,13 @@ try {
   // One run of each client first, outside the measurement: it must give the right answer, and
   // sqlsim's counters around it are the protocol cost of one check.
   const perCheck: Record<string, SimStats> = {};
-  for (const k of ['a', 'd', 'e', 'f'] as const) {
+  for (const k of ['a', 't', 'd', 'e', 'f'] as const) {
     const c = cases[k];
-    const before = await sim.stats();
-    const r = spawnSync(c.argv[0], [...c.argv.slice(1), ...(k === 'a' ? ['--json'] : [])], { input: c.stdin, encoding: 'utf8', env: c.env ?? CLEAN_ENV, timeout: 30_000 });
-    perCheck[k] = statsDelta(before, await sim.stats());
-    const right = k === 'a' ? /"verdict":"pass"/.test(r.stdout) : k === 'f' ? perCheck.f.rpcs === 1 : /PRINCIPAL/.test(r.stdout);
+    const server = k === 't' ? tlsSim : sim;
+    const before = await server.stats();
+    const r = spawnSync(c.argv[0], [...c.argv.slice(1), ...(k === 'a' || k === 't' ? ['--json'] : [])], { input: c.stdin, encoding: 'utf8', env: c.env ?? CLEAN_ENV, timeout: 30_000 });
+    perCheck[k] = statsDelta(before, await server.stats());
+    const right = k === 'a' || k === 't' ? /"verdict":"pass"/.test(r.stdout) : k === 'f' ? perCheck.f.rpcs === 1 : /PRINCIPAL/.test(r.stdout);
     if (r.status !== 0 || !right) throw new Error(`(${k}) did not run the check right (exit ${r.status}):\n${r.stdout}${r.stderr}`);
   }
 
@@ -130,7 +145,8 @@ try {
     `mssql-role-check bench — ${new Date().toISOString().slice(0, 10)}, ${machine()}, N=${runs} (medians in ratios)`,
     '',
     table([
-      { label: '(a) check --role primary, sqlsim on loopback', summary: s.a },
+      { label: '(a) check --role primary, sqlsim on loopback, --encrypt off', summary: s.a },
+      { label: '(t) the same check with the default TLS (certificate verified)', summary: s.t },
       { label: '(b) --version', summary: s.b },
       { label: '(c) floor: hello world, same SEA packing', summary: s.c },
       { label: '(d) FreeTDS tsql, same query', summary: s.d },
@@ -143,6 +159,8 @@ try {
     '',
     `binary: dist/mssql-role-check-linux-x64 ${mb(BUILT)} MiB, dist/mssql-role-check-linux-arm64 ${mb(join(ROOT, 'dist/mssql-role-check-linux-arm64'))} MiB; floor ${mb(hello)} MiB`,
     `a/c: ${ratio('a', 'c')}   (targets: wall ≤ 1.3, RSS ≤ 1.3)`,
+    `t/c: ${ratio('t', 'c')}   (the default, TLS)`,
+    `t−a: ${(s.t.wall.median - s.a.wall.median).toFixed(1)} ms wall, ${(s.t.cpu.median - s.a.cpu.median).toFixed(1)} ms CPU, ${(s.t.rssMb.median - s.a.rssMb.median).toFixed(1)} MB RSS   (what the default TLS costs per check, medians)`,
     `b/c: ${ratio('b', 'c')}   (target: wall ≤ 1.1)`,
     `a/d: ${ratio('a', 'd')}`,
     `a/e: ${ratio('a', 'e')}   (target: wall < 1)`,
@@ -151,6 +169,7 @@ try {
     `g/c: ${ratio('g', 'c')}   (the killer, in every check)`,
     `h/c: ${ratio('h', 'c')}   (a worker thread at start-up, which a check does not pay)`,
     `per check, as sqlsim counted: (a) ${protocol('a')}`,
+    `                              (t) ${protocol('t')}, TLS handshakes ${perCheck.t.tlsHandshakes}`,
     `                              (d) ${protocol('d')}`,
     `                              (e) ${protocol('e')}`,
     `                              (f) ${protocol('f')}`,
@@ -158,6 +177,7 @@ try {
   process.stdout.write(out.join('\n') + '\n');
 } finally {
   await sim.stop();
+  await tlsSim.stop();
   rmSync(tmp, { recursive: true, force: true });
   for (const copy of [BIN, hello, replay, helloDeadline]) rmSync(copy, { force: true });
 }

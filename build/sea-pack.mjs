@@ -74,6 +74,11 @@ for (const arch of opt('arch', 'x64,arm64').split(',')) {
       // NODE_OPTIONS is not the binary's business: it could make Node exit 9, print warnings
       // (a flag that changes V8's makes the code cache rejected, with a warning) or --require code.
       execArgvExtension: 'none',
+      // Verify server certificates against the system trust store (OpenSSL's default file and
+      // hashed directory, SSL_CERT_FILE / SSL_CERT_DIR), not Node's bundled CAs. OpenSSL looks a
+      // CA up in the directory when a chain needs it, where tls.getCACertificates('system')
+      // would read and parse every certificate there at each run (src/prober/tls.ts).
+      execArgv: ['--use-openssl-ca'],
       useCodeCache: withCache && !snapshot,
       useSnapshot: snapshot,
       assets,

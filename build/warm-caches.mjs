@@ -32,7 +32,11 @@ rmSync(join(dirname(bundle), CACHES_MADE_FOR), { force: true });
 // principal.json: appdb is the mirroring PRINCIPAL, so the check runs to a pass.
 const scenario = JSON.parse(readFileSync(join(root, 'test/sqlsim/scenarios/principal.json'), 'utf8'));
 const login = scenario.logins.find((l) => l.name === 'monitor');
-const sim = spawn(process.execPath, [join(root, 'test/sqlsim/cli.ts'), '--scenario', 'principal', '--control', 'stdin'],
+const tmp = mkdtempSync(join(tmpdir(), 'warm-caches-'));
+// TLS, as a check runs by default (--encrypt on): sqlsim makes a CA and its certificate there.
+const certDir = join(tmp, 'certs');
+const sim = spawn(process.execPath, [join(root, 'test/sqlsim/cli.ts'), '--scenario', 'principal', '--control', 'stdin',
+  '--encryption', 'off', '--tls-dir', certDir],
   { stdio: ['pipe', 'pipe', 'inherit'] });
 const listening = await new Promise((ok, fail) => {
   const timer = setTimeout(() => fail(new Error('warm-caches: sqlsim did not start within 20 s')), 20_000);
@@ -42,7 +46,6 @@ const listening = await new Promise((ok, fail) => {
 const [, host, port] = /^listening (\S+):(\d+)$/.exec(listening) ?? [];
 if (!port) throw new Error(`warm-caches: sqlsim said ${listening}`);
 
-const tmp = mkdtempSync(join(tmpdir(), 'warm-caches-'));
 const passwordFile = join(tmp, 'password');
 writeFileSync(passwordFile, `${login.password}\n`, { mode: 0o600 });
 
@@ -73,5 +76,6 @@ process.on('exit', (code) => {
   writeFileSync(join(dirname(bundle), CACHES_MADE_FOR), JSON.stringify({ [basename(bundle)]: sha256(bundle), [CHUNK]: sha256(join(dirname(bundle), CHUNK)) }) + '\n');
 });
 process.argv = [process.execPath, bundle, '--host', host, '--port', port, '--user', login.name,
-  '--password-file', passwordFile, '--database', 'appdb', '--role', 'primary', '--timeout', '20'];
+  '--password-file', passwordFile, '--database', 'appdb', '--role', 'primary', '--timeout', '20',
+  '--ca-file', join(certDir, 'ca.pem')];
 loadChunk(MAIN, dirname(bundle));

@@ -29,12 +29,12 @@ export const OPTIONS: OptionSpec[] = [
     help: 'the password (config file only; never on the command line)' },
   { name: 'domain', arg: 'DOMAIN', group: 'connection',
     help: 'log in with Windows authentication (NTLM) in DOMAIN' },
-  { name: 'encrypt', arg: 'off|on|strict', default: 'off', choices: ['off', 'on', 'strict'], group: 'connection',
-    help: 'TLS: off (none; fails if the server forces encryption), on (TLS negotiated in PRELOGIN, whole session), strict (TDS 8.0, TLS first, certificate always verified)' },
+  { name: 'encrypt', arg: 'on|strict|off', default: 'on', choices: ['off', 'on', 'strict'], group: 'connection',
+    help: 'TLS: on (the default: TLS negotiated in PRELOGIN for the whole session, certificate verified; a server that cannot encrypt is refused before the login), strict (TDS 8.0, TLS first, SQL Server 2022 and later), off (no TLS: the login, password included, crosses the network in the clear; fails if the server forces encryption; -v warns)' },
   { name: 'trust-server-certificate', group: 'connection',
-    help: 'with --encrypt on: accept any server certificate (not allowed with strict, which always verifies)' },
+    help: 'with --encrypt on: accept any server certificate, a self-signed one included (SQL Server\'s own when none is installed), without verifying it; not allowed with strict, which always verifies' },
   { name: 'ca-file', arg: 'FILE', group: 'connection',
-    help: 'with --encrypt on|strict: PEM file of the certificate authorities that sign the server certificate' },
+    help: 'with --encrypt on|strict: trust only the certificates in this PEM file (the CA that signs the server certificate, or the server\'s own certificate to pin it) instead of the system trust store (/etc/ssl/certs; SSL_CERT_FILE and SSL_CERT_DIR are honoured)' },
   { name: 'tls-min-version', arg: '1.0|1.1|1.2|1.3', default: '1.2', choices: ['1.0', '1.1', '1.2', '1.3'], group: 'connection',
     help: 'with --encrypt on|strict: the oldest TLS version accepted (default: 1.2). 1.0 and 1.1 (with --encrypt on only) are for SQL Server 2008-2014 builds without their TLS 1.2 update, and also lower OpenSSL\'s security level to 0 for the connection, which TLS below 1.2 needs; 1.3 needs --encrypt strict' },
   { name: 'application-name', arg: 'NAME', default: 'mssql-role-check', group: 'connection',
@@ -64,7 +64,7 @@ export const OPTIONS: OptionSpec[] = [
     help: "on a pass exit N+2 (0..253) for keepalived's misc_dynamic; a failure still exits 1" },
 
   { name: 'verbose', short: 'v', group: 'output',
-    help: 'print one line per database with the facts and the verdict to stderr' },
+    help: 'print one line per database with the facts and the verdict to stderr (with --encrypt off each line begins with a warning that the password travelled in the clear)' },
   { name: 'json', group: 'output',
     help: 'print one JSON object (verdict, facts, timings, reason) to stdout' },
   { name: 'log-file', arg: 'PATH', group: 'output',
@@ -89,6 +89,8 @@ export const ENVIRONMENT = [
   { name: 'MSSQL_ROLE_CHECK_CONFIG', meaning: 'config file to read when --config is not given (HAProxy 2.9+ passes it with "external-check preserve-env"; older HAProxy needs the wrapper script of the examples)' },
   { name: 'HAPROXY_SERVER_ADDR', meaning: 'the host, when --host is not on the command line; it overrides a host in the config file, so that each HAProxy check looks at its own server (set by HAProxy external-check)' },
   { name: 'HAPROXY_SERVER_PORT', meaning: 'with HAPROXY_SERVER_ADDR, the port, unless --port is on the command line or an instance is given; it overrides a port in the config file, except 0, which HAProxy gives for a server without a port (set by HAProxy external-check)' },
+  { name: 'SSL_CERT_FILE', meaning: 'a PEM file of trusted CAs, instead of /etc/ssl/cert.pem, in the system trust store that verifies the server certificate when --ca-file is not given' },
+  { name: 'SSL_CERT_DIR', meaning: 'a directory of trusted CAs named by subject hash (openssl rehash), instead of /etc/ssl/certs, in that system trust store' },
 ];
 
 export const GROUPS = [
@@ -102,6 +104,8 @@ export const GROUPS = [
 export const EXAMPLES = [
   { title: 'By hand, to see why a server is in or out',
     text: 'MSSQL_PASSWORD=... mssql-role-check --host 10.0.0.11 --user monitor --database Sales -v' },
+  { title: 'TLS is on and verified by default. A server with SQL Server\'s own self-signed certificate:\n  accept it unverified, or install a certificate on the server and pin it',
+    text: 'mssql-role-check --config /etc/mssql-role-check/mssql-role-check.conf --host 10.0.0.11 --trust-server-certificate\nmssql-role-check --config /etc/mssql-role-check/mssql-role-check.conf --host 10.0.0.11 --ca-file /etc/mssql-role-check/sql1.pem' },
   { title: 'keepalived real server (the config file holds user, password, database and role)',
     text: 'MISC_CHECK {\n  misc_path "/usr/bin/mssql-role-check --config /etc/mssql-role-check/app.conf --host 10.0.0.11"\n  misc_timeout 5\n}' },
   { title: 'keepalived VRRP: hold the virtual address on the node next to the writable server',

@@ -76,7 +76,9 @@ export function factsSummary(f: DatabaseFacts | undefined): string {
 }
 
 export function verboseLines(o: Outcome, s: Settings): string[] {
-  const head = `mssql-role-check: ${target(s)} as ${s.role}`;
+  // The warning goes into every line, which keeps -v at one line per database.
+  const clear = s.encrypt === 'off' ? 'warning: --encrypt off, the password travelled in the clear: ' : '';
+  const head = `mssql-role-check: ${clear}${target(s)} as ${s.role}`;
   const ms = `${Math.round(o.timings.total ?? 0)} ms`;
   if (o.databases.length === 0 || o.databases.every((d) => !d.facts)) {
     const where = o.phase && o.errorCode !== 'MAINTENANCE' && !o.reason.includes(`during ${o.phase}`) ? `, during ${o.phase}` : '';

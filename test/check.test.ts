@@ -68,11 +68,19 @@ function run(args: string[], opts: { env?: Record<string, string>; killAfterMs?:
   });
 }
 
-/** Arguments that reach a simulated server as the monitoring login (with --timeout 5 unless given). */
+/**
+ * Arguments that reach a simulated server as the monitoring login (with --timeout 5 unless given,
+ * and --encrypt off unless an --encrypt is given: most simulators here have no certificate, and
+ * the tests of TLS and of the default say their --encrypt, or DEFAULT_TLS for none at all).
+ */
 function at(sim: SqlSim, ...rest: string[]): string[] {
   const timeout = rest.includes('--timeout') ? [] : ['--timeout', '5'];
-  return ['--host', sim.host, '--port', String(sim.port), '--user', 'monitor', '--password-file', pwFile, ...timeout, ...rest];
+  const encrypt = rest.includes('--encrypt') ? [] : rest.includes(DEFAULT_TLS) ? [] : ['--encrypt', 'off'];
+  return ['--host', sim.host, '--port', String(sim.port), '--user', 'monitor', '--password-file', pwFile, ...timeout, ...encrypt,
+    ...rest.filter((a) => a !== DEFAULT_TLS)];
 }
+/** Given to at() or check(): no --encrypt on the command line, the default. */
+const DEFAULT_TLS = '<default --encrypt>';
 
 interface Report {
   verdict: string;
@@ -223,7 +231,7 @@ test('mirroring: PENDING_FAILOVER fails, --mirroring-state tightens', async () =
 test('a login without sysadmin on the mirror side fails; only --role mirror is told it needs sysadmin', async () => {
   await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }, { scenario: mirrored('SQL2', 'MIRROR') }], async ([s1, s2]) => {
     const low = (sim: SqlSim, ...rest: string[]) =>
-      run(['--host', sim.host, '--port', String(sim.port), '--user', 'lowpriv', '--timeout', '5', '--json', ...rest], { env: { MSSQL_PASSWORD: PASSWORD } });
+      run(['--host', sim.host, '--port', String(sim.port), '--user', 'lowpriv', '--timeout', '5', '--encrypt', 'off', '--json', ...rest], { env: { MSSQL_PASSWORD: PASSWORD } });
     const onPrincipal = await low(s1, '-d', 'Sales');
     assert.equal(onPrincipal.status, 0, onPrincipal.stdout);
     for (const role of ['primary', 'mirror']) {
@@ -268,7 +276,7 @@ test('availability group: primary, readable synchronous secondary, lagging async
 
 test('availability group without VIEW SERVER STATE: fails with the GRANT that fixes it', async () => {
   await withSims([{ scenario: agServer(0) }], async ([p]) => {
-    const r = await run(['--host', p.host, '--port', String(p.port), '--user', 'nostate', '-d', 'agdb', '--json'], { env: { MSSQL_PASSWORD: PASSWORD } });
+    const r = await run(['--host', p.host, '--port', String(p.port), '--user', 'nostate', '-d', 'agdb', '--encrypt', 'off', '--json'], { env: { MSSQL_PASSWORD: PASSWORD } });
     assert.equal(r.status, 1);
     assert.match((JSON.parse(r.stdout) as Report).reason, /GRANT VIEW SERVER STATE TO \[nostate\]/);
   });
@@ -387,6 +395,8 @@ test('TLS: --encrypt on (trusted or with a CA file) and strict (TDS 8.0, CA file
     const v = await run(at(forced, '-d', 'appdb', '--allow-standalone', '--encrypt', 'on', '--trust-server-certificate', '-v'));
     assert.equal(v.status, 0);
     assert.equal(v.stderr.trimEnd().split('\n').length, 1, v.stderr);
+    const byDefault = await check(forced, '-d', 'appdb', DEFAULT_TLS, '--allow-standalone', '--trust-server-certificate');
+    assert.equal(byDefault.status, 0, 'TLS is the default: ' + byDefault.report.reason);
     const on2 = await check(forced, '-d', 'appdb', '--allow-standalone', '--encrypt', 'on', '--ca-file', certs.caFile);
     assert.equal(on2.status, 0, on2.report.reason);
     const untrusted = await check(forced, '-d', 'appdb', '--allow-standalone', '--encrypt', 'on');
@@ -412,8 +422,11 @@ test('--encrypt on never logs in without TLS: a server that answers PRELOGIN wit
     assert.equal(r.report.errorCode, 'EENCRYPT');
     assert.match(r.report.reason, /refusing to log in without TLS/);
     assert.equal(plain.stats.logins + plain.stats.loginFailures, logins, 'no LOGIN7 may reach the server');
-    const off = await check(plain, '-d', 'appdb', '--allow-standalone');
-    assert.equal(off.status, 0, 'the same server passes without --encrypt on: ' + off.report.reason);
+    const byDefault = await check(plain, '-d', 'appdb', DEFAULT_TLS, '--allow-standalone');
+    assert.equal(byDefault.report.errorCode, 'EENCRYPT', 'the default refuses it too: ' + byDefault.report.reason);
+    assert.equal(plain.stats.logins + plain.stats.loginFailures, logins, 'no LOGIN7 may reach the server by default');
+    const off = await check(plain, '-d', 'appdb', '--allow-standalone', '--encrypt', 'off');
+    assert.equal(off.status, 0, 'the same server passes with --encrypt off: ' + off.report.reason);
   });
 });
 
@@ -423,10 +436,10 @@ test('--instance through the SQL Server Browser', async () => {
   await withSims([{ scenario: standalone(), host }], async ([s]) => {
     const browser = await startBrowser({ host, instances: [{ name: 'PROD', port: s.port }] });
     try {
-      const r = await run(['--host', host, '--instance', 'PROD', '--user', 'monitor', '--password-file', pwFile, '-d', 'appdb', '--allow-standalone', '--json']);
+      const r = await run(['--host', host, '--instance', 'PROD', '--user', 'monitor', '--password-file', pwFile, '-d', 'appdb', '--allow-standalone', '--encrypt', 'off', '--json']);
       assert.equal(r.status, 0, r.stdout + r.stderr);
       assert.equal(typeof (JSON.parse(r.stdout) as Report).timings.browser, 'number');
-      const missing = await run(['--host', host, '--instance', 'NOPE', '--user', 'monitor', '--password-file', pwFile, '-d', 'appdb', '--allow-standalone', '--json', '--timeout', '2']);
+      const missing = await run(['--host', host, '--instance', 'NOPE', '--user', 'monitor', '--password-file', pwFile, '-d', 'appdb', '--allow-standalone', '--encrypt', 'off', '--json', '--timeout', '2']);
       assert.equal(missing.status, 1);
     } finally {
       await browser.close();
@@ -437,7 +450,7 @@ test('--instance through the SQL Server Browser', async () => {
 test('HAProxy external-check: host and port from HAPROXY_SERVER_ADDR/PORT, its four arguments accepted', async () => {
   await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }, { scenario: mirrored('SQL2', 'MIRROR') }], async ([s1, s2]) => {
     const conf = join(dir, 'haproxy.conf');
-    writeFileSync(conf, `user = monitor\npassword-file = ${pwFile}\ndatabase = Sales\ntimeout = 5\n`, { mode: 0o600 });
+    writeFileSync(conf, `user = monitor\npassword-file = ${pwFile}\ndatabase = Sales\ntimeout = 5\nencrypt = off\n`, { mode: 0o600 });
     for (const [sim, expected] of [[s1, 0], [s2, 1]] as const) {
       const r = await run(['0.0.0.0', '1433', sim.host, String(sim.port)], {
         env: { MSSQL_ROLE_CHECK_CONFIG: conf, HAPROXY_SERVER_ADDR: sim.host, HAPROXY_SERVER_PORT: String(sim.port), HAPROXY_PROXY_NAME: 'mssql' },
@@ -474,7 +487,7 @@ test('--maintenance-file: while it exists the check fails with "maintenance", wi
 
 test('wrong password: exit 1, "Login failed"', async () => {
   await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }], async ([s]) => {
-    const r = await run(['--host', s.host, '--port', String(s.port), '-U', 'monitor', '-d', 'Sales', '--json'], { env: { MSSQL_PASSWORD: 'not-the-password' } });
+    const r = await run(['--host', s.host, '--port', String(s.port), '-U', 'monitor', '-d', 'Sales', '--encrypt', 'off', '--json'], { env: { MSSQL_PASSWORD: 'not-the-password' } });
     assert.equal(r.status, 1);
     const report = JSON.parse(r.stdout) as Report;
     assert.match(report.reason, /Login failed for user 'monitor'/);
@@ -699,8 +712,8 @@ test('the password appears in no output: stdout, stderr, --json and --log-file, 
       await run(at(s1, '-d', 'Sales', '-v', '--json', '--log-file', log)),
       await run(at(s2, '-d', 'Sales', '-v', '--json', '--log-file', log)),
       // through the environment, with the password also as a database name and a wrong-password login
-      await run(['--host', s1.host, '--port', String(s1.port), '-U', 'monitor', '-d', PASSWORD, '-v', '--json', '--log-file', log], { env: { MSSQL_PASSWORD: PASSWORD } }),
-      await run(['--host', s1.host, '--port', String(s1.port), '-U', PASSWORD, '-d', 'Sales', '-v', '--json', '--log-file', log], { env: { MSSQL_PASSWORD: PASSWORD } }),
+      await run(['--host', s1.host, '--port', String(s1.port), '-U', 'monitor', '-d', PASSWORD, '--encrypt', 'off', '-v', '--json', '--log-file', log], { env: { MSSQL_PASSWORD: PASSWORD } }),
+      await run(['--host', s1.host, '--port', String(s1.port), '-U', PASSWORD, '-d', 'Sales', '--encrypt', 'off', '-v', '--json', '--log-file', log], { env: { MSSQL_PASSWORD: PASSWORD } }),
     ];
     assert.deepEqual(runs.map((r) => r.status), [0, 1, 1, 1]);
     for (const r of runs) outputs.push(r.stdout, r.stderr);
@@ -717,7 +730,7 @@ test('a password with quotes and backslashes is not in the output in its JSON-es
   await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }], async ([s]) => {
     const log = join(dir, 'quoted.log');
     const escaped = JSON.stringify(QUOTED_PASSWORD).slice(1, -1);
-    const r = await run(['--host', s.host, '--port', String(s.port), '-U', 'quoted', '-d', 'Sales', '-d', QUOTED_PASSWORD, '-v', '--json', '--log-file', log],
+    const r = await run(['--host', s.host, '--port', String(s.port), '-U', 'quoted', '-d', 'Sales', '-d', QUOTED_PASSWORD, '--encrypt', 'off', '-v', '--json', '--log-file', log],
       { env: { MSSQL_PASSWORD: QUOTED_PASSWORD } });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /database "Sales": PASS/, 'logged in, judged every database');

@@ -37,7 +37,7 @@ interface Report {
 function check(sim: SqlSim, user: string, database: string): Promise<{ status: number | null; report: Report; stderr: string }> {
   return new Promise((resolve, reject) => {
     const args = ['--host', sim.host, '--port', String(sim.port), '--user', user, '--password-file', pwFile,
-      '--timeout', '5', '--json', '--database', database];
+      '--timeout', '5', '--encrypt', 'off', '--json', '--database', database];
     const child = spawn(BIN, args, { env: { PATH: '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

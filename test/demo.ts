@@ -8,11 +8,14 @@ import { join } from 'node:path';
 import { startMirroredPair } from './sqlsim/server.ts';
 import type { MirroredPair, SqlSim } from './sqlsim/server.ts';
 import { scenarioFile } from './sqlsim/catalog.ts';
+import { makeTestCertificates } from './sqlsim/certs.ts';
 import { BIN_X64 } from './helpers/paths.ts';
 
 const say = (line = '') => process.stdout.write(line + '\n');
 const dir = mkdtempSync(join(tmpdir(), 'mssql-role-check-demo-'));
 let pair: MirroredPair | undefined;
+/** the demo CA, which the check is given with --ca-file */
+let caFile = '';
 
 async function stop(code: number): Promise<never> {
   await pair?.close();
@@ -25,8 +28,8 @@ process.on('SIGTERM', () => void stop(143));
 /** Run the binary as keepalived would, with -v so the demo shows why; returns its exit code. */
 function check(sim: SqlSim, passwordFile: string): Promise<number> {
   const args = ['--host', sim.host, '--port', String(sim.port), '--database', 'appdb',
-    '--user', 'sa', '--password-file', passwordFile, '--timeout', '3', '-v'];
-  say(`$ mssql-role-check ${args.join(' ').replace(dir, '$DEMO')}`);
+    '--user', 'sa', '--password-file', passwordFile, '--timeout', '3', '--ca-file', caFile, '-v'];
+  say(`$ mssql-role-check ${args.join(' ').replaceAll(dir, '$DEMO')}`);
   return new Promise((resolve, reject) => {
     const child = spawn(BIN_X64, args, { stdio: ['ignore', 'inherit', 'pipe'] });
     child.stderr.on('data', (d: Buffer) => process.stdout.write('  ' + d.toString()));
@@ -52,7 +55,10 @@ async function main(): Promise<void> {
   const passwordFile = join(dir, 'password');
   writeFileSync(passwordFile, principal.logins.find((l) => l.name === 'sa')!.password + '\n', { mode: 0o600 });
 
-  pair = await startMirroredPair({ principal, mirror, encryption: 'none' });
+  // TLS, as the check runs by default: the servers' certificate is signed by a CA of the demo's own
+  const certs = makeTestCertificates(join(dir, 'certs'));
+  caFile = certs.caFile;
+  pair = await startMirroredPair({ principal, mirror, tls: { cert: certs.cert, key: certs.key }, encryption: 'off' });
   say('mssql-role-check demo: a load balancer must send connections for "appdb" only to the');
   say('server that holds the writable copy. Two simulated SQL Servers on loopback mirror it:');
   for (const sim of pair.servers) say(`  ${sim.engine.scenario.server.name} at ${sim.host}:${sim.port}`);

@@ -66,7 +66,7 @@ const GOOD: Record<string, (s: Settings) => void> = {
     assert.equal(s.password, 's3cret-Pa55');
     assert.deepEqual(s.databases, ['Sales']);
     assert.equal(s.role, 'primary');
-    assert.equal(s.encrypt, 'off');
+    assert.equal(s.encrypt, 'on', 'TLS unless --encrypt off is said');
     assert.equal(s.timeoutMs, 3000);
     assert.equal(s.applicationName, 'mssql-role-check');
     assert.equal(s.verbose, false);
@@ -242,10 +242,10 @@ const BAD_OPTIONS: Array<[string, string[], Env, string | RegExp]> = [
   ['role unknown', [...BASE, '--role', 'leader'], ENV, '--role: expected one of primary, principal, secondary, mirror, online, not "leader"'],
   ['role empty', [...BASE, '--role', ''], ENV, '--role: needs a value'],
   ['encrypt unknown', [...BASE, '--encrypt', 'yes'], ENV, '--encrypt: expected one of off, on, strict'],
-  ['trust with encrypt off', [...BASE, '--trust-server-certificate'], ENV, 'needs --encrypt on'],
+  ['trust with encrypt off', [...BASE, '--encrypt', 'off', '--trust-server-certificate'], ENV, 'needs --encrypt on'],
   ['trust with strict', [...BASE, '--encrypt', 'strict', '--trust-server-certificate'], ENV, 'always verifies the server certificate; give --ca-file'],
   ['ca-file with trust', [...BASE, '--encrypt', 'on', '--trust-server-certificate', '--ca-file', '/x.pem'], ENV, 'exclude each other'],
-  ['ca-file with encrypt off', [...BASE, '--ca-file', '/x.pem'], ENV, 'needs --encrypt on or strict'],
+  ['ca-file with encrypt off', [...BASE, '--encrypt', 'off', '--ca-file', '/x.pem'], ENV, 'needs --encrypt on or strict'],
   ['ca-file missing', [...BASE, '--encrypt', 'on', '--ca-file', '/nonexistent/ca.pem'], ENV, '--ca-file: CA file /nonexistent/ca.pem does not exist'],
   ['ca-file a directory', [...BASE, '--encrypt', 'on', '--ca-file', '/'], ENV, 'is not a regular file'],
   // --tls-min-version: every accepted value also runs against a live simulator in test/tls-version.test.ts
@@ -256,7 +256,7 @@ const BAD_OPTIONS: Array<[string, string[], Env, string | RegExp]> = [
   ['tls-min-version 1.0 with a space', [...BASE, '--encrypt', 'on', '--tls-min-version', '1.0 '], ENV, 'not "1.0 "'],
   ['tls-min-version empty', [...BASE, '--encrypt', 'on', '--tls-min-version', ''], ENV, '--tls-min-version: needs a value'],
   ['tls-min-version twice', [...BASE, '--encrypt', 'on', '--tls-min-version', '1.0', '--tls-min-version', '1.1'], ENV, 'option --tls-min-version is given more than once'],
-  ['tls-min-version with encrypt off (default)', [...BASE, '--tls-min-version', '1.0'], ENV, '--tls-min-version: needs --encrypt on or strict (with --encrypt off there is no TLS)'],
+  ['tls-min-version with encrypt off', [...BASE, '--encrypt', 'off', '--tls-min-version', '1.0'], ENV, '--tls-min-version: needs --encrypt on or strict (with --encrypt off there is no TLS)'],
   ['tls-min-version 1.2 with encrypt off', [...BASE, '--encrypt', 'off', '--tls-min-version', '1.2'], ENV, 'needs --encrypt on or strict'],
   ['tls-min-version 1.3 with encrypt on', [...BASE, '--encrypt', 'on', '--tls-min-version', '1.3'], ENV, '--tls-min-version: TLS 1.3 needs --encrypt strict'],
   ['tls-min-version 1.0 with strict', [...BASE, '--encrypt', 'strict', '--tls-min-version', '1.0'], ENV, '--tls-min-version: 1.0 applies to --encrypt on only'],
@@ -382,7 +382,7 @@ test('--tls-min-version: 1.2 unless given; each value with the --encrypt modes i
   assert.equal(load(['--config', conf], ENV).tlsMinVersion, '1.0');
   assert.equal(load(['--config', conf, '--tls-min-version', '1.1'], ENV).tlsMinVersion, '1.1', 'the command line wins');
   const off = join(dir, 'old-tls-off.conf');
-  writeFileSync(off, 'host = 10.0.0.11\nuser = m\ndatabase = S\ntls-min-version = 1.0\n', { mode: 0o600 });
+  writeFileSync(off, 'host = 10.0.0.11\nuser = m\ndatabase = S\nencrypt = off\ntls-min-version = 1.0\n', { mode: 0o600 });
   assert.match(problem(['--config', off], ENV), /old-tls-off\.conf.*tls-min-version.*needs --encrypt on or strict/);
 });
 

@@ -54,7 +54,7 @@ const partnerOf = (s: Sim) => (s.sim.host.includes(':') ? `[${s.sim.host}]:${s.s
 async function check(bin: 'x64' | 'arm64', s: Sim, login: string, database: string, extra: string[] = []) {
   const arm = bin === 'arm64';
   const args = ['--host', s.sim.host, '--port', String(s.sim.port), '--user', login, '--database', database,
-    '--timeout', arm ? '30' : '5', '--json', ...extra];
+    '--timeout', arm ? '30' : '5', '--json', ...(extra.includes('--encrypt') ? [] : ['--encrypt', 'off']), ...extra];
   const [cmd, ...pre] = arm ? ['qemu-aarch64-static', BIN_ARM64] : [BIN_X64];
   const r = await run(cmd, [...pre, ...args], { env: { PATH: '/usr/bin:/bin', MSSQL_PASSWORD: s.password(login) }, limitMs: arm ? 60_000 : 15_000 });
   const json = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { reason?: string };

@@ -6,7 +6,7 @@ import { Connection, ConnectionError, RequestError } from 'tedious';
 import type { ConnectionConfiguration } from 'tedious';
 import type { Socket } from 'node:net';
 import type { ProbeContext, ProbeError } from './types.ts';
-import { explainTlsVersion, tlsCredentials } from './tls.ts';
+import { explainTlsVersion, explainUntrusted, tlsCredentials } from './tls.ts';
 import { resolveHost, ResolveError } from './resolve.ts';
 import type { Address } from './resolve.ts';
 import { dial, DialError } from './dial.ts';
@@ -113,7 +113,7 @@ export function describeError(err: unknown): ProbeError {
   // (\b: tried once per run of hex digits, not at each of them; a server's 64 KB error message
   // of hex letters would otherwise keep this regex busy for seconds)
   message = message.replace(/\b[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):\S*/g, 'TLS: $1');
-  message = explainTlsVersion(message.replace(/\s+/g, ' ').trim());
+  message = explainUntrusted(explainTlsVersion(message.replace(/\s+/g, ' ').trim()));
   if (err instanceof RequestError && typeof e.number === 'number' && e.number > 0) return { code: `SQL${e.number}`, message };
   // Several SQL errors for one request (e.g. Msg 300 then 297) arrive as an AggregateError of them.
   const first = Array.isArray(e?.errors) ? (e.errors[0] as { number?: unknown } | undefined) : undefined;
@@ -150,7 +150,7 @@ function refuseCleartextLogin(conn: Connection): ProbeFailure | undefined {
   target.performTlsNegotiation = function (prelogin, signal) {
     const answer = prelogin?.encryptionString;
     if (answer !== 'ON' && answer !== 'REQ') {
-      return Promise.reject(new ConnectionError(`the server does not encrypt (PRELOGIN encryption ${answer ?? 'missing'}); refusing to log in without TLS (--encrypt on)`, 'EENCRYPT'));
+      return Promise.reject(new ConnectionError(`the server does not encrypt (PRELOGIN encryption ${answer ?? 'missing'}); refusing to log in without TLS (--encrypt on, the default)`, 'EENCRYPT'));
     }
     return negotiate.call(this, prelogin, signal);
   };

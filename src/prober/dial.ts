@@ -66,7 +66,9 @@ export function dial(addresses: Address[], port: number, remainingMs: () => numb
       clearTimeout(next);
       const a = queue.shift();
       if (!a || settled) return;
-      const socket = connect({ host: a.address, family: a.family, port });
+      // noDelay: each TDS message (and the TLS handshake inside PRELOGIN, written a record at a
+      // time) goes out at once, not held by Nagle's algorithm for the server's delayed ACK
+      const socket = connect({ host: a.address, family: a.family, port, noDelay: true });
       pending.add(socket);
       const onError = (err: Error) => {
         pending.delete(socket);

@@ -21,7 +21,35 @@ export function tlsCredentials(s: Pick<Settings, 'encrypt' | 'tlsMinVersion' | '
     options.ciphers = `${process.getBuiltinModule('node:tls').DEFAULT_CIPHERS}:@SECLEVEL=0`;
   }
   if (s.ca !== undefined) options.ca = s.ca;
+  else if (!process.execArgv.includes('--use-openssl-ca')) options.ca = systemStore();
   return options;
+}
+
+/**
+ * Without --ca-file the server certificate is verified against the system trust store. The
+ * binaries run with --use-openssl-ca (build/sea-pack.mjs), where OpenSSL itself looks CAs up in
+ * /etc/ssl/certs (or SSL_CERT_FILE / SSL_CERT_DIR) when a chain needs them; run from source,
+ * Node would trust only its bundled CAs, so the same store is read here, whole (slower).
+ */
+function systemStore(): string[] {
+  const tls = process.getBuiltinModule('node:tls');
+  return [...new Set([...tls.getCACertificates('default'), ...tls.getCACertificates('system')])];
+}
+
+// OpenSSL's reasons (as Node words them) for a certificate chain it could not verify.
+const UNTRUSTED = /(self[- ]signed certificate( in certificate chain)?|unable to verify the first certificate|unable to get local issuer certificate|unable to get issuer certificate|certificate signature failure)(; if the root CA is installed locally, try running Node\.js with --use-system-ca)?/;
+
+/**
+ * The one-line reason when the server certificate is not trusted: SQL Server without a
+ * certificate of its own presents a self-signed one it makes at start-up, which no trust store
+ * holds. The reason says so, and which options accept or pin it. Node's advice (a Node flag)
+ * does not apply to the binary, which already uses the system store.
+ */
+export function explainUntrusted(message: string): string {
+  return message.replace(UNTRUSTED, (_, reason: string) =>
+    `the server certificate is not trusted (${reason}): neither --ca-file nor the system trust store holds its CA. ` +
+    'A self-signed certificate (SQL Server\'s own when none is installed) is accepted with --trust-server-certificate; ' +
+    'to verify it instead, pin it: --ca-file FILE holding the server\'s certificate (PEM), or the CA that signed it');
 }
 
 /**

@@ -173,7 +173,7 @@ test('duplicate, conflicting and malformed options → exit 1, one line', async 
     { label: 'weight twice', args: [...b, '--weight', '1', '-w', '2'] },
     { label: 'config twice', args: [...b, '--config', '/nonexistent/a', '--config', '/nonexistent/b'] },
     { label: 'port with instance', args: [...b, '--instance', 'SQL1'] },
-    { label: 'trust-server-certificate without TLS', args: [...b, '--trust-server-certificate'] },
+    { label: 'trust-server-certificate without TLS', args: [...b, '--encrypt', 'off', '--trust-server-certificate'] },
     { label: 'trust-server-certificate with strict', args: [...b, '--encrypt', 'strict', '--trust-server-certificate'] },
     { label: 'ca-file with trust-server-certificate', args: [...b, '--encrypt', 'on', '--trust-server-certificate', '--ca-file', '/etc/hostname'] },
     { label: 'ca-file that is not PEM', args: [...b, '--encrypt', 'on', '--ca-file', '/etc/hostname'] },

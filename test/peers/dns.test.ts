@@ -46,7 +46,8 @@ interface CheckRun {
 async function check(o: { host: string; port?: number; instance?: string; ns?: string; arm64?: boolean; timeoutS?: number; extra?: string[] }): Promise<CheckRun> {
   const timeoutS = o.timeoutS ?? (o.arm64 ? ARM64_TIMEOUT_S : TIMEOUT_S);
   const args = ['--host', o.host, ...(o.instance ? ['--instance', o.instance] : ['--port', String(o.port ?? 1433)]),
-    '--database', DATABASE, '--user', LOGIN, '--timeout', String(timeoutS), '--json', ...(o.extra ?? [])];
+    '--database', DATABASE, '--user', LOGIN, '--timeout', String(timeoutS), '--json',
+    ...(o.extra?.includes('--encrypt') ? [] : ['--encrypt', 'off']), ...(o.extra ?? [])];
   const cmd = [...(o.ns ? ['ip', 'netns', 'exec', o.ns] : []), ...(o.arm64 ? [QEMU, BIN_ARM64] : [BIN_X64]), ...args];
   const r: CheckRun = await run(cmd[0], cmd.slice(1), {
     env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', MSSQL_PASSWORD: PASSWORD },

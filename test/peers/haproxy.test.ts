@@ -36,7 +36,7 @@ before(async () => {
 
   // The config the check reads; host and port come from HAProxy (HAPROXY_SERVER_ADDR/PORT).
   const conf = join(tmp.dir, 'mssql-role-check.conf');
-  writePrivate(conf, `database = ${DATABASE}\nuser = ${LOGIN}\npassword = ${password}\ntimeout = ${CHECK_TIMEOUT}\n`);
+  writePrivate(conf, `database = ${DATABASE}\nuser = ${LOGIN}\npassword = ${password}\ntimeout = ${CHECK_TIMEOUT}\nencrypt = off\n`);
   // HAProxy 2.6 gives the command only PATH and HAPROXY_*, and no way to add options: the shipped
   // wrapper names the config file. Use it, pointed at this build and this config.
   const wrapper = join(tmp.dir, 'haproxy-mssql-check');

@@ -49,7 +49,7 @@ before(async () => {
   for (const [name, self, peer] of [['a', pair.a, pair.b], ['b', pair.b, pair.a]] as const) {
     const conf = join(tmp.dir, `check-${name}.conf`);
     writePrivate(conf, `${target[name]}\ndatabase = ${DATABASE}\nuser = ${LOGIN}\npassword = ${password}\n` +
-      `timeout = ${CHECK_TIMEOUT}\nrole = primary\n`);
+      `timeout = ${CHECK_TIMEOUT}\nrole = primary\nencrypt = off\n`);
     const s: VrrpSettings = { ...common, self, peer, script: `${bin} --config ${conf}` };
     daemons.push(startKeepalived(tmp.dir, name, s));
   }

@@ -32,8 +32,10 @@ export async function runCheck(opts: {
   host: string; port: number; password: string; timeoutS: number; limitMs?: number;
   bin?: string; extra?: string[]; via?: string[]; onSpawn?: Parameters<typeof run>[2]['onSpawn'];
 }): Promise<CheckRun> {
+  // --encrypt off unless the caller gives one: these simulators have no certificate
+  const encrypt = opts.extra?.includes('--encrypt') ? [] : ['--encrypt', 'off'];
   const args = ['--host', opts.host, '--port', String(opts.port), '--database', DATABASE, '--user', LOGIN,
-    '--timeout', String(opts.timeoutS), '--json', ...(opts.extra ?? [])];
+    '--timeout', String(opts.timeoutS), '--json', ...encrypt, ...(opts.extra ?? [])];
   const bin = opts.bin ?? BIN_X64;
   const [cmd, ...pre] = opts.via ? [...opts.via, bin] : [bin];
   const r: CheckRun = await run(cmd, [...pre, ...args], {

@@ -42,6 +42,8 @@ export async function runCheck(binary: string, topology: Topology, check: Check)
     const argv = [
       '--host', endpoint.host, '--port', String(endpoint.port), '--user', login.user,
       '--password-file', passwordFile, '--timeout', String(topology.timeoutSeconds), '--json',
+      // the scenarios are about roles, not TLS: said explicitly, since TLS is the default
+      ...(check.argv.includes('--encrypt') ? [] : ['--encrypt', 'off']),
       ...check.argv,
       ...(partner ? ['--partner', `${partner.host.includes(':') ? `[${partner.host}]` : partner.host}:${partner.port}`] : []),
     ];

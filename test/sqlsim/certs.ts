@@ -46,3 +46,15 @@ export function makeTestCertificates(dir: string): TestCertificates {
     key: readFileSync(keyFile, 'utf8'),
   };
 }
+
+/** Creates (or reuses) self.pem and self.key in `dir`: a self-signed server certificate, as a server makes its own. */
+export function makeSelfSignedCertificate(dir: string): { certFile: string; cert: string; key: string } {
+  mkdirSync(dir, { recursive: true });
+  const keyFile = join(dir, 'self.key');
+  const certFile = join(dir, 'self.pem');
+  if (![keyFile, certFile].every((f) => existsSync(f))) {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '30',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
+  }
+  return { certFile, cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+}
