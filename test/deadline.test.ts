@@ -68,7 +68,7 @@ const command = (arch: Arch, bin: string) => ({ x64: [bin], arm64: [QEMU, bin], 
 /** the hung mount needs the FUSE device and root (to mount, in a namespace of its own) */
 const noFuse = async () => (existsSync('/dev/fuse') && process.getuid?.() === 0 ? undefined : 'needs /dev/fuse and root');
 const checkArgs = (sim: SqlSim, arch: Arch, extra: string[] = []) =>
-  ['--host', sim.host, '--port', String(sim.port), '--database', DATABASE, '--user', LOGIN, '--timeout', String(TIMEOUT_S[arch]), '-v', ...extra];
+  ['--host', sim.host, '--port', String(sim.port), '--database', DATABASE, '--user', LOGIN, '--timeout', String(TIMEOUT_S[arch]), '--encrypt', 'off', '-v', ...extra];
 const ENV = () => ({ PATH: '/usr/bin:/bin', MSSQL_PASSWORD: password });
 
 /** A sqlsim with the principal's catalog and a fault, for one row. */
@@ -237,7 +237,7 @@ for (const row of TABLE) {
 test('a slow pass, with the interrupter started and waiting, ends at once: exit 0, nothing on stderr', async () => {
   // the answer comes after INTERRUPTER_AT_MS: the worker runs, blocked in Atomics.wait, when the check exits
   const end = await withSim({ name: 'delay', ms: INTERRUPTER_AT_MS + 300, on: 'rpc' },
-    (sim) => runArgv([BIN_X64, '--host', sim.host, '--port', String(sim.port), '--database', DATABASE, '--user', LOGIN, '--timeout', '5', '--json'], ENV()));
+    (sim) => runArgv([BIN_X64, '--host', sim.host, '--port', String(sim.port), '--database', DATABASE, '--user', LOGIN, '--timeout', '5', '--encrypt', 'off', '--json'], ENV()));
   assert.equal(end.status, 0, `${end.signal ?? ''} ${end.stderr}${end.stdout}`);
   assert.equal(end.stderr, '');
   const report = JSON.parse(end.stdout) as { timings: { total: number } };

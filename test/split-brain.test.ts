@@ -31,7 +31,8 @@ interface Outcome { status: number | null; reason: string; ms: number }
 async function check(sim: SqlSim, scenario: Scenario, database: string, extra: string[], timeout = '5'): Promise<Outcome> {
   assert.ok(existsSync(BIN_X64), `${BIN_X64} is missing: run make first`);
   const password = scenario.logins.find((l) => l.name === LOGIN)!.password;
-  const args = ['--host', sim.host, '--port', String(sim.port), '--user', LOGIN, '--database', database, '--timeout', timeout, '--json', ...extra];
+  const args = ['--host', sim.host, '--port', String(sim.port), '--user', LOGIN, '--database', database, '--timeout', timeout, '--json',
+    ...(extra.includes('--encrypt') ? [] : ['--encrypt', 'off']), ...extra];
   const r = await run(BIN_X64, args, { env: { PATH: '/usr/bin:/bin', MSSQL_PASSWORD: password }, limitMs: 20_000 });
   let reason = `${r.stdout} ${r.stderr}`;
   try {
@@ -222,7 +223,7 @@ test('-v prints a line for the partner, and --json carries its facts', { timeout
   const [pa, pb] = [scenarioFile('witness-principal'), scenarioFile('witness-mirror')];
   const [a, b] = [await start(pa), await start(pb)];
   const password = pa.logins.find((l) => l.name === LOGIN)!.password;
-  const r = await run(BIN_X64, ['--host', a.host, '--port', String(a.port), '--user', LOGIN, '--database', 'appdb', '--timeout', '5',
+  const r = await run(BIN_X64, ['--host', a.host, '--port', String(a.port), '--user', LOGIN, '--database', 'appdb', '--timeout', '5', '--encrypt', 'off',
     '--json', '-v', '--partner', addr(b.host, b.port)], { env: { PATH: '/usr/bin:/bin', MSSQL_PASSWORD: password }, limitMs: 20_000 });
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stderr.trimEnd().split('\n');

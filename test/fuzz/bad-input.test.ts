@@ -133,7 +133,7 @@ function report(outcomes: Outcome[], minLive = 0): void {
 }
 
 const s = (x: string) => Buffer.from(x, 'utf8');
-const base = (): Buffer[] => ['--host', '127.0.0.1', '--port', String(closedPort), '--database', 'appdb', '--user', 'monitor', '--timeout', '2', '-v'].map(s);
+const base = (): Buffer[] => ['--host', '127.0.0.1', '--port', String(closedPort), '--database', 'appdb', '--user', 'monitor', '--timeout', '2', '--encrypt', 'off', '-v'].map(s);
 
 /** Replace (or add) one option's value in the base command line. */
 function withValue(option: string, value: Buffer): Buffer[] {
