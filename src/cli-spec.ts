@@ -24,7 +24,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'user', short: 'U', arg: 'LOGIN', group: 'connection',
     help: 'SQL login, or Windows user with --domain' },
   { name: 'password-file', arg: 'FILE', group: 'connection',
-    help: 'read the password from the first line of FILE (mode 0600 or stricter)' },
+    help: 'read the password from the first line of FILE (mode 0600, or 0640 root:GROUP of the check\'s user)' },
   { name: 'password', arg: 'PASSWORD', configOnly: true, group: 'connection',
     help: 'the password (config file only; never on the command line)' },
   { name: 'domain', arg: 'DOMAIN', group: 'connection',
@@ -67,7 +67,7 @@ export const OPTIONS: OptionSpec[] = [
     help: 'append one line per run to PATH' },
 
   { name: 'config', short: 'c', arg: 'FILE', cliOnly: true, group: 'general',
-    help: 'read "name = value" settings (long option names, # comments) from FILE (mode 0600 or stricter)' },
+    help: 'read "name = value" settings (long option names, # comments) from FILE (mode 0600, or 0640 root:GROUP of the check\'s user)' },
   { name: 'help', short: 'h', cliOnly: true, group: 'general', help: 'show this help and exit' },
   { name: 'version', short: 'V', cliOnly: true, group: 'general',
     help: 'show the version and the embedded Node.js version and exit' },
