@@ -98,10 +98,10 @@ export const GROUPS = [
 export const EXAMPLES = [
   { title: 'By hand, to see why a server is in or out',
     text: 'MSSQL_PASSWORD=... mssql-role-check --host 10.0.0.11 --user monitor --database Sales -v' },
-  { title: 'keepalived real server (the config file holds user, password, database and role)',
-    text: 'MISC_CHECK {\n  misc_path "/usr/bin/mssql-role-check --config /etc/mssql-role-check/app.conf --host 10.0.0.11"\n  misc_timeout 5\n}' },
+  { title: 'keepalived real server (the config file holds user, password, database and role; global_defs has\n  script_user mssql-role-check and enable_script_security, so the check never runs as root)',
+    text: 'MISC_CHECK {\n  misc_path "/usr/bin/mssql-role-check --config /etc/mssql-role-check/mssql-role-check.conf --host 10.0.0.11"\n  misc_timeout 5\n}' },
   { title: 'keepalived VRRP: hold the virtual address on the node next to the writable server',
-    text: 'vrrp_script chk_mssql {\n  script "/usr/bin/mssql-role-check --config /etc/mssql-role-check/app.conf --host 127.0.0.1"\n  interval 2\n  timeout 5\n  fall 2\n  rise 2\n}' },
-  { title: 'HAProxy (host and port from HAPROXY_SERVER_ADDR/PORT; the wrapper haproxy-mssql-check of the examples runs\n  mssql-role-check -c /etc/haproxy/mssql-role-check.conf, since HAProxy passes no options)',
+    text: 'vrrp_script chk_mssql {\n  script "/usr/bin/mssql-role-check --config /etc/mssql-role-check/mssql-role-check.conf --host 127.0.0.1"\n  interval 2\n  timeout 5\n  fall 2\n  rise 2\n}' },
+  { title: 'HAProxy (host and port from HAPROXY_SERVER_ADDR/PORT; the wrapper haproxy-mssql-check of the examples runs\n  mssql-role-check -c /etc/mssql-role-check/mssql-role-check.conf, since HAProxy passes no options;\n  comment out the distribution\'s "chroot /var/lib/haproxy": external checks run inside it)',
     text: 'global\n  external-check\n  insecure-fork-wanted\nbackend mssql\n  mode tcp\n  option external-check\n  external-check command /usr/local/bin/haproxy-mssql-check\n  server sql1 10.0.0.11:1433 check inter 4s\n  server sql2 10.0.0.12:1433 check inter 4s' },
 ];
