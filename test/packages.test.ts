@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, BIN_X64, BIN_ARM64 } from './helpers/paths.ts';
 import { OPTIONS } from '../src/cli-spec.ts';
-import { keepalivedConfigTest } from './helpers/keepalived-config.ts';
+import { keepalivedConfigTest } from './helpers/check-user.ts';
 
 const NAME = 'mssql-role-check';
 const version: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;

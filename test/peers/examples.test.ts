@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, BIN_X64 } from '../helpers/paths.ts';
 import { tempDir, writePrivate, freePort, run, secureCopy } from './harness.ts';
-import { keepalivedConfigTest, CHECK_USER } from '../helpers/keepalived-config.ts';
+import { keepalivedConfigTest, CHECK_USER } from '../helpers/check-user.ts';
 
 const EXAMPLES = join(ROOT, 'doc/examples');
 const INSTALLED_BIN = '/usr/bin/mssql-role-check';
@@ -32,7 +32,7 @@ function localised(text: string): string {
   return text.replaceAll(INSTALLED_BIN, bin).replace(/\/etc\/mssql-role-check\/[\w.-]+\.conf/g, conf);
 }
 
-/** keepalived --config-test with the check's system user known (test/helpers/keepalived-config.ts). */
+/** keepalived --config-test with the check's system user known (test/helpers/check-user.ts). */
 function configTest(file: string): { status: number | null; output: string } {
   return keepalivedConfigTest(file, tmp.dir);
 }

@@ -10,11 +10,10 @@ import { existsSync, readFileSync, writeFileSync, chmodSync, chownSync, mkdirSyn
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, BIN_X64 } from '../helpers/paths.ts';
-import { tempDir, waitUntil, writePrivate, freePort, run, fmtMs, type Daemon } from './harness.ts';
+import { tempDir, waitUntil, writePrivate, freePort, run, fmtMs, Daemon } from './harness.ts';
 import { startHaproxy, statsSocket, statsCommand, serverOpState } from './haproxy.ts';
 import { DATABASE, LOGIN, loadScenario, passwordOf, asDocumented } from './sim.ts';
 import { codeBlocks, substitute } from '../helpers/readme-blocks.ts';
-import { Daemon } from './harness.ts';
 import { startSqlSim, type SqlSim } from '../sqlsim/server.ts';
 import { failover } from '../sqlsim/catalog.ts';
 
