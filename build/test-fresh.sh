@@ -31,6 +31,15 @@ mount --rbind /sys "$root/sys"
 mount --bind /dev "$root/dev"
 mount --bind /dev/pts "$root/dev/pts"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The host's own certificate authorities (an organisation's, or a proxy's that re-signs HTTPS):
+# without them neither apt over https nor npm reaches anything from behind such a proxy. The
+# ca-certificates package, once the first command installs it, adds them to the system store.
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
+extra_ca=()
+[ -n "${NODE_EXTRA_CA_CERTS:-}" ] && extra_ca=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
 src=/root/mssql-role-check
 mkdir -p "$root$src"
 git -C "$top" archive HEAD | tar -x -C "$root$src"
@@ -42,7 +51,7 @@ status=0
 for c in "${commands[@]}"; do
   t=$(date +%s)
   echo "test-fresh: # $c"
-  if chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  if chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${extra_ca[@]}" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       sh -c "cd $src && $c" >"$work/command.log" 2>&1; then
     echo "test-fresh: ok in $(( $(date +%s) - t )) s"
   else
