@@ -152,7 +152,7 @@ test('README "Use": the check as written, as the unprivileged user, passes the p
   const asNobody = substitute(use, [['runuser -u mssql-role-check', 'runuser -u nobody'], ['--host 10.0.0.11', `--host ${principal.host} --port ${principal.port}`], ['/etc/mssql-role-check/password', file]]);
   const r = await sh('sh', asNobody, { asCheckUser: true, env: { PATH: binPath() } });
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /password file .* cannot be read \(permission denied\); fix: chown root:nogroup /);
+  assert.match(r.stderr, /password file .* cannot be read \(permission denied\); fix: chown root:\S+ .* && chmod 640 /);
 });
 
 test('README keepalived: the snippets are one keepalived.conf that keepalived accepts, and its check lines pass as script_user', async () => {
