@@ -15,9 +15,13 @@ if ! command -v debootstrap >/dev/null; then
 fi
 work=$(mktemp -d /var/tmp/test-fresh.XXXXXX)
 root=$work/root
+# every mount under the root, deepest first (the tests add their own, e.g. run/netns)
+mounts_under() { awk -v r="$1" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/mounts | sort -r; }
 cleanup() {
-  for m in dev/pts dev sys proc; do umount -l "$root/$m" 2>/dev/null || true; done
-  if [ -n "${TEST_FRESH_KEEP:-}" ]; then echo "test-fresh: kept $root"; else rm -rf "$work"; fi
+  for m in $(mounts_under "$root"); do umount -l "$m" 2>/dev/null || true; done
+  if [ -n "$(mounts_under "$root")" ]; then
+    echo "test-fresh: still mounted under $root, left in place:" $(mounts_under "$root") >&2
+  elif [ -n "${TEST_FRESH_KEEP:-}" ]; then echo "test-fresh: kept $root"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -26,6 +30,10 @@ echo "test-fresh: debootstrap --variant=minbase bookworm from $mirror"
 debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
   { tail -20 "$work/debootstrap.log" >&2; exit 1; }
 echo "test-fresh: a Debian 12 root in $(( $(date +%s) - t0 )) s"
+# the root is a mount point of its own, as on a real machine: ip netns exec and unshare -m change
+# the propagation of "/", which fails where "/" is no mount point
+mount --bind "$root" "$root"
+mount --make-private "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --bind /dev "$root/dev"

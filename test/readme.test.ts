@@ -6,7 +6,7 @@
 // must find its text (a changed README fails here instead of being quietly re-typed).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, mkdtempSync, rmSync, chmodSync, statSync, writeFileSync, mkdirSync, symlinkSync, copyFileSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdtempSync, rmSync, chmodSync, statSync, writeFileSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,11 +128,15 @@ test('the password recipe: the file exists only with its final mode, and the pas
   assert.equal(readFileSync(file, 'utf8'), `${typed}\n`);
 });
 
-/** PATH with `mssql-role-check` as the built binary, reachable by the check's user. */
+/** PATH with `mssql-role-check` as a copy of the built binary, reachable by the check's user
+ * (the checkout may sit where it cannot go, e.g. under /root). */
 function binPath(): string {
   const bin = join(dir, 'bin');
   mkdirSync(bin, { recursive: true, mode: 0o755 });
-  try { symlinkSync(BIN_X64, join(bin, 'mssql-role-check')); } catch { /* made by an earlier test */ }
+  if (!existsSync(join(bin, 'mssql-role-check'))) {
+    copyFileSync(BIN_X64, join(bin, 'mssql-role-check'));
+    chmodSync(join(bin, 'mssql-role-check'), 0o755);
+  }
   return `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`;
 }
 

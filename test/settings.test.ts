@@ -3,7 +3,7 @@
 // The bad config files are also run through the built binary: exit 1 and one line on stderr.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, chmodSync, chownSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, chmodSync, chownSync, copyFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -210,6 +210,10 @@ test('private files: owner, group and mode, as root and as an unprivileged user 
   const shared = mkdtempSync(join(tmpdir(), 'private-files-'));
   chmodSync(shared, 0o711);
   const port = await closedPortNumber();
+  // a copy of the binary that nobody can reach (the checkout may be under /root)
+  const bin = join(shared, 'mssql-role-check');
+  copyFileSync(BIN_X64, bin);
+  chmodSync(bin, 0o755);
   type Row = [label: string, as: 'root' | 'nobody', owner: number, group: number, mode: number, kind: 'config' | 'password', expect: 'accepted' | ((p: string) => string)];
   const rows: Row[] = [
     ['root:nogroup 0640 config, run as nobody', 'nobody', 0, nobody.gid, 0o640, 'config', 'accepted'],
@@ -235,7 +239,7 @@ test('private files: owner, group and mode, as root and as an unprivileged user 
       chownSync(file, owner, group);
       chmodSync(file, mode);
       const args = kind === 'config' ? ['--config', file, '--json'] : [...BASE.map((a) => a === '10.0.0.11' ? '127.0.0.1' : a), '--port', String(port), '--password-file', file, '--json'];
-      const cmd = as === 'root' ? [BIN_X64, ...args] : ['setpriv', `--reuid=${nobody.uid}`, `--regid=${nobody.gid}`, '--clear-groups', BIN_X64, ...args];
+      const cmd = as === 'root' ? [bin, ...args] : ['setpriv', `--reuid=${nobody.uid}`, `--regid=${nobody.gid}`, '--clear-groups', bin, ...args];
       const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', timeout: 30_000, env: { MSSQL_PASSWORD: 'env-pass' } });
       assert.equal(r.status, 1, `${label}: exit ${r.status}: ${r.stderr}`);
       if (expect === 'accepted') {

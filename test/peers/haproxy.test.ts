@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync, chmodSync, chownSync, mkdirSyn
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, BIN_X64 } from '../helpers/paths.ts';
-import { tempDir, waitUntil, writePrivate, freePort, run, fmtMs, Daemon } from './harness.ts';
+import { tempDir, waitUntil, writePrivate, freePort, run, fmtMs, secureCopy, Daemon } from './harness.ts';
 import { startHaproxy, statsSocket, statsCommand, serverOpState } from './haproxy.ts';
 import { DATABASE, LOGIN, loadScenario, passwordOf, asDocumented } from './sim.ts';
 import { codeBlocks, substitute } from '../helpers/readme-blocks.ts';
@@ -196,8 +196,10 @@ async function readmeHaproxy(keepChroot: boolean): Promise<{ state: () => Promis
   // The installed wrapper, naming this build and this config file.
   mkdirSync(join(dir, 'examples'));
   const wrapperSource = join(dir, 'examples/haproxy-mssql-check');
+  // a copy of the binary where the user haproxy can reach it (the checkout may be under /root)
+  const bin = secureCopy(BIN_X64, dir, 'mssql-role-check');
   writeFileSync(wrapperSource, substitute(readFileSync(WRAPPER_EXAMPLE, 'utf8'), [
-    ['/usr/bin/mssql-role-check', BIN_X64], ['/etc/mssql-role-check/mssql-role-check.conf', conf]]));
+    ['/usr/bin/mssql-role-check', bin], ['/etc/mssql-role-check/mssql-role-check.conf', conf]]));
   const port = await freePort();
   const script = readmeRecipe({ cfg, conf, wrapperSource, bin: join(dir, 'bin'), port, a: docA!, b: docB!, keepChroot });
   const r = spawnSync('sh', ['-e', '-c', script], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH } });
