@@ -9,7 +9,7 @@ BINS := dist/mssql-role-check-linux-x64 dist/mssql-role-check-linux-arm64
 # node expands the quoted glob itself; a subset: make test TESTS='test/build.test.ts'
 TESTS ?= 'test/**/*.test.ts'
 
-.PHONY: all build test demo deps clean distclean toolchain packages man
+.PHONY: all build test demo deps clean distclean toolchain packages man bump-node test-fresh
 .DELETE_ON_ERROR:
 
 all build: dist/SHA256SUMS dist/typecheck.ok
@@ -89,6 +89,20 @@ bench: $(BINS)
 
 deps:
 	build/install-deps.sh
+
+# A Node.js security release: move the pin (build/toolchain.env, integrity strings from the npm
+# registry, a CHANGELOG line), then fetch it and rebuild the binaries and the packages.
+#   make bump-node TO=24.22.0
+bump-node:
+	@test -n "$(TO)" || { echo 'usage: make bump-node TO=24.x.y' >&2; exit 2; }
+	build/bump-node.sh $(TO)
+	$(MAKE) --no-print-directory all packages
+
+# The README's two set-up commands in a debootstrapped Debian 12 with nothing preinstalled
+# (build/test-fresh.sh). Needs root and the network; the better part of an hour; not part of
+# `make test`, not run in CI.
+test-fresh:
+	build/test-fresh.sh
 
 clean:
 	rm -rf dist

@@ -36,8 +36,10 @@ install -m 0644 README.md "$doc/README.md"
 for f in doc/examples/*; do
   install -m 0644 "$f" "$doc/examples/"
 done
-# The example config file is also the installed one; it may hold a password, hence 0600.
-install -m 0600 doc/examples/$name.conf "$root/etc/$name/$name.conf"
+# The example config file is also the installed one; it may hold a password, hence 0640 for
+# root and the group mssql-role-check, which the .deb's postinst and the .rpm's %pre create
+# (the .deb gives the file to the group in postinst, the .rpm by %attr).
+install -m 0640 doc/examples/$name.conf "$root/etc/$name/$name.conf"
 
 case $format in
 deb)
@@ -51,6 +53,7 @@ deb)
   install -d -m 0755 "$root/DEBIAN"
   meta control "$arch" "$size" > "$root/DEBIAN/control"
   echo "/etc/$name/$name.conf" > "$root/DEBIAN/conffiles"
+  install -m 0755 build/deb/postinst "$root/DEBIAN/postinst"
   # md5sums of everything but the conffiles, which dpkg tracks by itself
   (cd "$root" && find usr -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum) > "$root/DEBIAN/md5sums"
   chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/conffiles" "$root/DEBIAN/md5sums"

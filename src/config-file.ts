@@ -1,6 +1,8 @@
 // The config file ("name = value" per line, long option names, # comments) and the private
-// files that may hold a password: both are refused when group or others can read them.
-import { openSync, fstatSync, readSync, closeSync, constants } from 'node:fs';
+// files that may hold a password: both are refused when others can read them, or group unless
+// root owns the file and gives it to the group of the user that runs the check.
+import { openSync, fstatSync, readSync, readFileSync, closeSync, constants } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { OPTIONS } from './cli-spec.ts';
 import { UsageError } from './errors.ts';
 
@@ -25,6 +27,45 @@ function errnoText(err: unknown): string {
   }
 }
 
+/** The name of group GID in /etc/group, else the number (for the fixing chown). */
+function groupName(gid: number): string {
+  try {
+    for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+      const [name, , id] = line.split(':');
+      if (name && Number(id) === gid && id !== '') return name;
+    }
+  } catch { /* no /etc/group: the number does */ }
+  return String(gid);
+}
+
+/** The chown and chmod that let the user running the check read a root-owned file. */
+function groupFix(path: string): string {
+  const group = groupName(process.getegid?.() ?? 0);
+  return `chown root:${group} ${path} && chmod 640 ${path}`;
+}
+
+/**
+ * Like ssh and libpq (whose rule for root-owned key files this is): a file that may hold a secret
+ * is the owner's alone (0600), or root's and readable by its group (0640), so an unprivileged
+ * script user in that group reads a file it cannot change. Others get nothing.
+ */
+function checkPrivate(st: Stats, path: string, what: string): void {
+  const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+  const fixGroup = groupFix(path);
+  if ((st.mode & 0o007) !== 0) {
+    const fix = st.uid === 0 && (st.mode & 0o070) !== 0 ? `chmod 640 ${path}` : `chmod 600 ${path}`;
+    throw new UsageError(`${what} ${path} is accessible by others (mode ${mode}); fix: ${fix}`);
+  }
+  if ((st.mode & 0o070) === 0) return;
+  if ((st.mode & 0o030) !== 0) {
+    const fix = st.uid === 0 ? `chmod 640 ${path}` : `chmod 600 ${path}`;
+    throw new UsageError(`${what} ${path} is writable or executable by its group (mode ${mode}); fix: ${fix}`);
+  }
+  if (st.uid !== 0) {
+    throw new UsageError(`${what} ${path} is readable by its group but not owned by root (mode ${mode}); fix: chmod 600 ${path}, or ${fixGroup}`);
+  }
+}
+
 /**
  * Read a regular file whole. Opened non-blocking, so a FIFO nobody writes to is refused instead of
  * hanging the check; devices and directories are refused too.
@@ -34,16 +75,14 @@ export function readRegularFile(path: string, what: string, privateFile = false)
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
-    throw new UsageError(`${what} ${path} ${errnoText(err)}`);
+    // the usual cause for an unprivileged script user: a root-owned file not given to its group
+    const hint = privateFile && (err as NodeJS.ErrnoException).code === 'EACCES' ? `; fix: ${groupFix(path)}` : '';
+    throw new UsageError(`${what} ${path} ${errnoText(err)}${hint}`);
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new UsageError(`${what} ${path} is not a regular file`);
-    // Like ssh and libpq: a file that may hold a secret must be the owner's alone.
-    if (privateFile && (st.mode & 0o077) !== 0) {
-      const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
-      throw new UsageError(`${what} ${path} is accessible by group or others (mode ${mode}); fix: chmod 600 ${path}`);
-    }
+    if (privateFile) checkPrivate(st, path, what);
     if (st.size > MAX_FILE_BYTES) throw new UsageError(`${what} ${path} is larger than ${MAX_FILE_BYTES} bytes`);
     const buf = Buffer.alloc(st.size);
     let got = 0;
@@ -61,7 +100,7 @@ export function readRegularFile(path: string, what: string, privateFile = false)
   }
 }
 
-/** A file that may hold a secret: refused when group or others have any access to it. */
+/** A file that may hold a secret: 0600, or 0640 root-owned with the check's group (checkPrivate). */
 export function readPrivateFile(path: string, what: string): string {
   return readRegularFile(path, what, true);
 }

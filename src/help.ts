@@ -54,8 +54,9 @@ export function usage(): string {
     '"#" starts a comment line (a "#" after a value is refused, except in a password);',
     'repeatable names may repeat; flags take true or false.',
     '"password = ..." is accepted only there. Command-line options override the file, the file',
-    'overrides the environment. The file and --password-file must not be readable by group or',
-    'others (chmod 600).',
+    'overrides the environment. The file and --password-file must be mode 0600, or 0640 owned by',
+    'root with the group of the user that runs the check (chown root:GROUP, chmod 640); nothing',
+    'for others.',
     '',
     'Exit status:',
   );

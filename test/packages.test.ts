@@ -9,11 +9,12 @@ import type { SpawnSyncOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { readFileSync, readdirSync, mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, BIN_X64, BIN_ARM64 } from './helpers/paths.ts';
 import { OPTIONS } from '../src/cli-spec.ts';
+import { keepalivedConfigTest } from './helpers/check-user.ts';
 
 const NAME = 'mssql-role-check';
 const version: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
@@ -92,15 +93,52 @@ before(() => {
   }
 }, { timeout: 20 * 60_000 });
 
-/** The x64 binary installed under root is dist/'s, runs, and its conffile is root's, mode 0600. */
-function assertInstalled(root: string): string {
+const USER = NAME; // the system user and group the packages create for the check
+
+/** The uid and gid of the check's system user in a root's /etc/passwd (a scratch root's, here). */
+function checkUser(root: string): { uid: number; gid: number } {
+  const passwd = readFileSync(join(root, 'etc/passwd'), 'utf8');
+  const line = passwd.split('\n').find((l) => l.startsWith(`${USER}:`));
+  assert.ok(line, `no system user ${USER} in ${root}/etc/passwd:\n${passwd}`);
+  const [, , uid, gid, , , shell] = line.split(':').map((f, i) => (i === 2 || i === 3 ? Number(f) : f)) as [string, string, number, number, string, string, string];
+  assert.match(shell, /\/nologin$/, `${USER} has no login shell`);
+  assert.match(readFileSync(join(root, 'etc/group'), 'utf8'), new RegExp(`^${USER}:[^:]*:${gid}:`, 'm'), 'its group');
+  return { uid, gid };
+}
+
+/**
+ * The x64 binary installed under root is dist/'s and runs; its conffile is root:mssql-role-check
+ * 0640, and the check, run as that unprivileged user, accepts it and gets as far as the network.
+ */
+async function assertInstalled(root: string): Promise<string> {
   const installed = join(root, `usr/bin/${NAME}`);
   assert.equal(sha256(installed), sha256(BIN_X64), 'the packaged binary differs from dist/ (stripped or changed?)');
   assert.equal(ok(installed, ['--version'], { env: {} }).trim(), VERSION_LINE);
+  const user = checkUser(root);
   const conf = statSync(join(root, CONF.slice(1)));
-  assert.equal(conf.mode & 0o777, 0o600, 'the conffile must be mode 0600');
-  assert.equal(conf.uid, 0);
+  assert.equal(conf.mode & 0o777, 0o640, 'the conffile must be mode 0640');
+  assert.deepEqual([conf.uid, conf.gid], [0, user.gid], `the conffile must be root:${USER}`);
+  assert.ok(user.uid > 0 && user.uid < 1000, `${USER} is a system user (uid ${user.uid})`);
+
+  chmodSync(root, 0o755); // mkdtemp made it 0700: let the unprivileged user reach the files
+  const port = await closedPort();
+  const check = run('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', installed,
+    '-c', join(root, CONF.slice(1)), '-H', '127.0.0.1', '-p', String(port), '--json'],
+  { env: { MSSQL_PASSWORD: 'not-a-real-password' }, timeout: 30_000 });
+  assert.equal(check.status, 1, check.stderr);
+  const verdict = JSON.parse(check.stdout);
+  assert.equal(verdict.errorCode, 'ESOCKET', `as ${USER}, the installed config file is accepted: ${check.stdout}${check.stderr}`);
+  assert.deepEqual(verdict.databases.map((d: { name: string }) => d.name), ['AppDb'], check.stdout);
   return installed;
+}
+
+/** Empty account files, as a base system has, for the maintainer scripts to add the user to. */
+function accountFiles(root: string): void {
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  writeFileSync(join(root, 'etc/group'), 'root:x:0:\n');
+  writeFileSync(join(root, 'etc/shadow'), 'root:*:19000:0:99999:7:::\n', { mode: 0o640 });
+  writeFileSync(join(root, 'etc/gshadow'), 'root:*::\n', { mode: 0o640 });
 }
 
 test('SHA256SUMS keeps the binaries and lists the four packages, and verifies', () => {
@@ -182,7 +220,7 @@ for (const [arch, file] of Object.entries(DEB)) {
     const doc = `/usr/share/doc/${NAME}`;
     const want = new Map<string, string>([
       [`/usr/bin/${NAME}`, '-rwxr-xr-x'],
-      [CONF, '-rw-------'],
+      [CONF, '-rw-r-----'],
       [`/usr/share/man/man1/${NAME}.1.gz`, '-rw-r--r--'],
       [`${doc}/README.md`, '-rw-r--r--'],
       [`${doc}/changelog.gz`, '-rw-r--r--'],
@@ -196,6 +234,10 @@ for (const [arch, file] of Object.entries(DEB)) {
     try {
       ok('dpkg-deb', ['-e', file, control]);
       assert.equal(readFileSync(join(control, 'conffiles'), 'utf8'), `${CONF}\n`);
+      assert.equal(statSync(join(control, 'postinst')).mode & 0o777, 0o755);
+      const postinst = readFileSync(join(control, 'postinst'), 'utf8');
+      assert.match(postinst, /groupadd --system/);
+      assert.match(postinst, /useradd --system/);
       const md5 = readFileSync(join(control, 'md5sums'), 'utf8');
       assert.match(md5, new RegExp(`^[0-9a-f]{32}  usr/bin/${NAME}$`, 'm'));
     } finally {
@@ -212,24 +254,22 @@ test('.deb amd64 installs into a scratch root with dpkg --root; the installed bi
     for (const d of ['info', 'updates', 'triggers']) mkdirSync(join(admin, d), { recursive: true });
     writeFileSync(join(admin, 'status'), '');
     writeFileSync(join(admin, 'available'), '');
-    // The scratch root has no libc6 package; the host's libraries run the binary.
-    const dpkg = (...args: string[]) => ok('dpkg', [`--root=${root}`, `--log=${join(root, 'dpkg.log')}`, '--force-depends', ...args], { timeout: 5 * 60_000 });
+    // The scratch root has no libc6 package; the host's libraries run the binary. It has no shell
+    // either: the postinst runs on the host against the scratch root ($DPKG_ROOT), as
+    // --force-script-chrootless does it.
+    accountFiles(root);
+    const dpkg = (...args: string[]) => ok('dpkg', [`--root=${root}`, `--log=${join(root, 'dpkg.log')}`, '--force-depends',
+      '--force-script-chrootless', ...args], { timeout: 5 * 60_000 });
     dpkg('-i', DEB.amd64);
     const status = dpkg('-s', NAME);
     assert.match(status, /^Status: install ok installed$/m);
     assert.match(status, new RegExp(`^Conffiles:\\n ${CONF} [0-9a-f]{32}$`, 'm'));
 
-    const installed = assertInstalled(root);
-
-    // The shipped config file is accepted as it is installed (0600, root): the check reads its
-    // settings and gets as far as the network (a closed port on loopback).
-    const port = await closedPort();
-    const check = run(installed, ['-c', join(root, CONF.slice(1)), '-H', '127.0.0.1', '-p', String(port), '--json'],
-      { env: { MSSQL_PASSWORD: 'not-a-real-password' }, timeout: 30_000 });
-    assert.equal(check.status, 1, check.stderr);
-    const verdict = JSON.parse(check.stdout);
-    assert.deepEqual(verdict.databases.map((d: { name: string }) => d.name), ['AppDb'], check.stdout);
-    assert.doesNotMatch(verdict.reason, /config/i, check.stdout);
+    const installed = await assertInstalled(root);
+    // A second configure (an upgrade, a reinstall) adds no second user and keeps the group.
+    dpkg('-i', DEB.amd64);
+    assert.equal(readFileSync(join(root, 'etc/passwd'), 'utf8').split('\n').filter((l) => l.startsWith(`${USER}:`)).length, 1);
+    assert.equal(statSync(join(root, CONF.slice(1))).gid, checkUser(root).gid);
 
     const page = ok('man', ['--warnings', '-l', join(root, `usr/share/man/man1/${NAME}.1.gz`)], { env: { ...process.env, MANWIDTH: '80' } });
     assert.match(page, /^NAME\n\s+mssql-role-check - /m);
@@ -267,14 +307,14 @@ for (const [arch, file] of Object.entries(RPM)) {
     const files = new Map<string, string>();
     for (const line of q('[%{FILENAMES}\t%{FILEMODES:perms}\t%{FILEUSERNAME}:%{FILEGROUPNAME}\t%{FILEFLAGS:fflags}\n]').trim().split('\n')) {
       const [path, perms, owner, flags] = line.split('\t');
-      assert.equal(owner, 'root:root', `${path} is owned by ${owner}`);
+      assert.equal(owner, path === CONF ? `root:${USER}` : 'root:root', `${path} is owned by ${owner}`);
       files.set(path, `${perms} ${flags}`);
     }
     const doc = `/usr/share/doc/${NAME}`;
     const lic = `/usr/share/licenses/${NAME}`;
     const want = new Map<string, string>([
       [`/etc/${NAME}`, 'drwxr-xr-x '],
-      [CONF, '-rw------- cn'],
+      [CONF, '-rw-r----- cn'],
       [`/usr/bin/${NAME}`, '-rwxr-xr-x '],
       [`/usr/share/man/man1/${NAME}.1.gz`, '-rw-r--r-- d'],
       [doc, 'drwxr-xr-x '],
@@ -291,7 +331,7 @@ for (const [arch, file] of Object.entries(RPM)) {
 
     // Requirements are generated from the binary: only libc, libstdc++ and libgcc_s sonames.
     const requires = ok('rpm', ['-qp', '--requires', '--nosignature', file]).trim().split('\n');
-    const allowed = /^(config\(mssql-role-check\) = .*|(ld-linux-(x86-64|aarch64)\.so\.[12]|libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|libstdc\+\+\.so\.6|libgcc_s\.so\.1)\(.*\)\(64bit\)|rtld\(GNU_HASH\)|rpmlib\(.*)$/;
+    const allowed = /^(\/bin\/sh|shadow-utils|config\(mssql-role-check\) = .*|(ld-linux-(x86-64|aarch64)\.so\.[12]|libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|libstdc\+\+\.so\.6|libgcc_s\.so\.1)\(.*\)\(64bit\)|rtld\(GNU_HASH\)|rpmlib\(.*)$/;
     assert.deepEqual(requires.filter((r) => !allowed.test(r)), [], 'unexpected requirements');
     const glibc = requires.map((r) => /^libc\.so\.6\(GLIBC_([\d.]+)\)/.exec(r)?.[1]).filter((v) => v !== undefined);
     assert.equal(maxVersion(glibc), '2.28', `highest GLIBC requirement: ${maxVersion(glibc)}`);
@@ -299,31 +339,39 @@ for (const [arch, file] of Object.entries(RPM)) {
 }
 
 /** Installs one .rpm into a fresh scratch root as root, hands over an rpm runner for that root, cleans up. */
-function withRpmRoot(label: string, file: string, extra: string[], body: (root: string, rpm: (...args: string[]) => string) => void): void {
+async function withRpmRoot(label: string, file: string, extra: string[], body: (root: string, rpm: (...args: string[]) => string) => void | Promise<void>): Promise<void> {
   assert.equal(process.getuid?.(), 0, 'rpm --root must run as root (as in CI)');
   const root = scratch(label);
   try {
     const rpm = (...args: string[]) => ok('rpm', [`--root=${root}`, '--nosignature', ...args], { timeout: 5 * 60_000 });
     rpm('--initdb');
-    rpm('-i', '--nodeps', ...extra, file);
-    body(root, rpm);
+    // The scratch root has no shell for %pre: its work (the system user and group) is done here
+    // with the same commands, then rpm resolves %attr's group in the root's /etc/group.
+    accountFiles(root);
+    const pre = ok('rpm', ['-qp', '--scripts', '--nosignature', file]);
+    assert.match(pre, /groupadd -r mssql-role-check/);
+    assert.match(pre, /useradd -r -g mssql-role-check -d \/ -M/);
+    ok('groupadd', ['--system', '--prefix', root, USER]);
+    ok('useradd', ['--system', '--prefix', root, '--gid', USER, '--home-dir', '/', '--no-create-home', '--shell', '/sbin/nologin', USER]);
+    rpm('-i', '--nodeps', '--noscripts', ...extra, file);
+    await body(root, rpm);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
 }
 
-test('.rpm x86_64 installs into a scratch root with rpm --root; the installed binary runs', { timeout: 5 * 60_000 }, () => {
-  withRpmRoot('rpm-root', RPM.x86_64, [], (root, rpm) => {
+test('.rpm x86_64 installs into a scratch root with rpm --root; the installed binary runs', { timeout: 5 * 60_000 }, async () => {
+  await withRpmRoot('rpm-root', RPM.x86_64, [], async (root, rpm) => {
     assert.equal(rpm('-q', NAME).trim(), `${NAME}-${version}-1.x86_64`);
     assert.equal(rpm('-qc', NAME).trim(), CONF);
-    assertInstalled(root);
+    await assertInstalled(root);
     const verify = run('rpm', [`--root=${root}`, '-V', '--nodeps', NAME]);
     assert.equal(verify.status, 0, `rpm -V found changes:\n${verify.stdout}${verify.stderr}`);
   });
 });
 
-test('.rpm aarch64 installs (ignoring the host architecture) with the arm64 binary unchanged', { timeout: 5 * 60_000 }, () => {
-  withRpmRoot('rpm-arm64', RPM.aarch64, ['--ignorearch'], (root, rpm) => {
+test('.rpm aarch64 installs (ignoring the host architecture) with the arm64 binary unchanged', { timeout: 5 * 60_000 }, async () => {
+  await withRpmRoot('rpm-arm64', RPM.aarch64, ['--ignorearch'], (root, rpm) => {
     assert.equal(rpm('-q', NAME).trim(), `${NAME}-${version}-1.aarch64`);
     assert.equal(sha256(join(root, `usr/bin/${NAME}`)), sha256(BIN_ARM64));
   });
@@ -387,8 +435,9 @@ test('the examples use only real options and settings, and keepalived and HAProx
     for (const e of EXAMPLES.filter((x) => x.startsWith('keepalived-'))) {
       const file = join(dir, e);
       writeFileSync(file, at(readFileSync(join(ROOT, 'doc/examples', e), 'utf8')));
-      const r = run('keepalived', ['-t', '-f', file, '-l', '-D'], { timeout: 60_000 });
-      assert.equal(r.status, 0, `keepalived -t rejects ${e}:\n${r.stdout}${r.stderr}`);
+      const r = keepalivedConfigTest(file, dir);
+      assert.equal(r.status, 0, `keepalived -t rejects ${e}:\n${r.output}`);
+      assert.equal(r.output, '', `keepalived -t warns about ${e}:\n${r.output}`);
     }
     const cfg = join(dir, 'haproxy.cfg');
     writeFileSync(cfg, at(readFileSync(join(ROOT, 'doc/examples/haproxy.cfg'), 'utf8')));

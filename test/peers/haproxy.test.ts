@@ -1,15 +1,19 @@
 // HAProxy for real: a TCP frontend on loopback in front of two simulated SQL Servers (a mirrored
 // pair), health-checked with external-check running the built binary through the shipped wrapper.
 // Through the stats socket only the principal is UP, that swaps after a failover, and a FreeTDS
-// tsql client connecting to the frontend lands on the principal.
+// tsql client connecting to the frontend lands on the principal. Then the README's HAProxy recipe,
+// run as written on a copy of the distribution's own /etc/haproxy/haproxy.cfg (chroot, user
+// haproxy, daemon): with the chroot left in every check fails, after the recipe the principal is UP.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, chmodSync, chownSync, mkdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, BIN_X64 } from '../helpers/paths.ts';
-import { tempDir, waitUntil, writePrivate, freePort, run, fmtMs, type Daemon } from './harness.ts';
+import { tempDir, waitUntil, writePrivate, freePort, run, fmtMs, secureCopy, Daemon } from './harness.ts';
 import { startHaproxy, statsSocket, statsCommand, serverOpState } from './haproxy.ts';
-import { DATABASE, LOGIN, loadScenario, passwordOf } from './sim.ts';
+import { DATABASE, LOGIN, loadScenario, passwordOf, asDocumented } from './sim.ts';
+import { codeBlocks, substitute } from '../helpers/readme-blocks.ts';
 import { startSqlSim, type SqlSim } from '../sqlsim/server.ts';
 import { failover } from '../sqlsim/catalog.ts';
 
@@ -44,7 +48,7 @@ before(async () => {
   if (existsSync(WRAPPER_EXAMPLE)) {
     text = readFileSync(WRAPPER_EXAMPLE, 'utf8');
     assert.match(text, /\/usr\/bin\/mssql-role-check/);
-    text = text.replaceAll('/usr/bin/mssql-role-check', BIN_X64).replace(/\/etc\/haproxy\/mssql-role-check\.conf/g, conf);
+    text = text.replaceAll('/usr/bin/mssql-role-check', BIN_X64).replace(/\/etc\/mssql-role-check\/mssql-role-check\.conf/g, conf);
   } else {
     console.log('# NOTE: doc/examples/haproxy-mssql-check is missing; using an equivalent wrapper');
     text = `#!/bin/sh\nexec ${BIN_X64} --config ${conf}\n`;
@@ -136,4 +140,130 @@ test('after a failover, HAProxy swaps: the new principal UP, the old one DOWN', 
   console.log(`# haproxy: swapped to sqlB ${fmtMs(ms)} after the failover (inter ${INTER_MS} ms, fall 1, rise 1, check --timeout ${CHECK_TIMEOUT} s)`);
   assert.ok(performance.now() - t0 < SWAP_LIMIT_MS, `swap took ${fmtMs(performance.now() - t0)}`);
   assert.deepEqual(await serverNamesThroughFrontend(), [simB!.engine.scenario.server.name]);
+});
+
+// ---------------------------------------------------------------- the README's recipe, stock config
+
+const STOCK_CFG = '/etc/haproxy/haproxy.cfg';
+
+/**
+ * The README's HAProxy block as a script for this machine: only paths, addresses and the reload
+ * are substituted (the installed paths into a scratch folder, the example servers into two
+ * simulators, `systemctl reload` into nothing: the test starts HAProxy itself).
+ */
+function readmeRecipe(o: { cfg: string; conf: string; wrapperSource: string; bin: string; port: number; a: SqlSim; b: SqlSim; keepChroot: boolean }): string {
+  const [block] = codeBlocks('HAProxy', 'sh');
+  let text = substitute(block, [
+    ['/etc/haproxy/haproxy.cfg', o.cfg],
+    ['/etc/mssql-role-check/mssql-role-check.conf', o.conf],
+    ['/usr/share/doc/mssql-role-check/examples/haproxy-mssql-check', o.wrapperSource],
+    ['/usr/local/bin/', `${o.bin}/`],
+    ['bind :1433', `bind 127.0.0.1:${o.port}`],
+    ['10.0.0.11:1433', `${o.a.host}:${o.a.port}`],
+    ['10.0.0.12:1433', `${o.b.host}:${o.b.port}`],
+    ['&& systemctl reload haproxy', ''],
+  ]);
+  if (o.keepChroot) text = substitute(text, [[/^sed -i .*chroot.*$/m, ': the chroot stays']]);
+  return text;
+}
+
+/** Debian's haproxy.cfg as the package installed it (dpkg -V: unchanged), its stats socket in DIR. */
+function stockConfig(dir: string): string {
+  const verify = spawnSync('dpkg', ['-V', 'haproxy'], { encoding: 'utf8' });
+  assert.equal(verify.status, 0, `dpkg -V haproxy: ${verify.stdout}${verify.stderr}`);
+  assert.doesNotMatch(verify.stdout, /haproxy\.cfg/, `${STOCK_CFG} is not the distribution's any more:\n${verify.stdout}`);
+  const stock = readFileSync(STOCK_CFG, 'utf8');
+  for (const line of [/^\s*chroot \/var\/lib\/haproxy$/m, /^\s*user haproxy$/m, /^\s*group haproxy$/m, /^\s*daemon$/m]) {
+    assert.match(stock, line, `the stock global section has ${line}`);
+  }
+  // the one change: its stats socket, so that this test reads its own HAProxy's
+  return substitute(stock, [[/stats socket \S+/, `stats socket ${statsSocket(dir)}`]]);
+}
+
+async function readmeHaproxy(keepChroot: boolean): Promise<{ state: () => Promise<Map<string, ServerView>>; stop: () => Promise<void>; daemon: Daemon }> {
+  const dir = join(tmp.dir, keepChroot ? 'stock-chroot' : 'stock');
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  chmodSync(join(dir, 'bin'), 0o755);
+  chmodSync(tmp.dir, 0o711); // HAProxy's checks run as the user haproxy: let it reach its files
+  chmodSync(dir, 0o711);
+  const cfg = join(dir, 'haproxy.cfg');
+  writeFileSync(cfg, stockConfig(dir));
+  // The installed config file: the example, with this login's password; root's, mode 0640.
+  const conf = join(dir, 'mssql-role-check.conf');
+  writeFileSync(conf, readFileSync(join(ROOT, 'doc/examples/mssql-role-check.conf'), 'utf8') + `password = ${password}\n`);
+  chownSync(conf, 0, 0);
+  chmodSync(conf, 0o640);
+  // The installed wrapper, naming this build and this config file.
+  mkdirSync(join(dir, 'examples'));
+  const wrapperSource = join(dir, 'examples/haproxy-mssql-check');
+  // a copy of the binary where the user haproxy can reach it (the checkout may be under /root)
+  const bin = secureCopy(BIN_X64, dir, 'mssql-role-check');
+  writeFileSync(wrapperSource, substitute(readFileSync(WRAPPER_EXAMPLE, 'utf8'), [
+    ['/usr/bin/mssql-role-check', bin], ['/etc/mssql-role-check/mssql-role-check.conf', conf]]));
+  const port = await freePort();
+  const script = readmeRecipe({ cfg, conf, wrapperSource, bin: join(dir, 'bin'), port, a: docA!, b: docB!, keepChroot });
+  const r = spawnSync('sh', ['-e', '-c', script], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH } });
+  assert.equal(r.status, 0, `the README's HAProxy recipe failed:\n${r.stdout}${r.stderr}\n--- script:\n${script}`);
+  const st = statSync(conf);
+  assert.equal(st.mode & 0o777, 0o640);
+  assert.equal(st.gid, Number(spawnSync('id', ['-g', 'haproxy'], { encoding: 'utf8' }).stdout.trim()), 'the recipe gave the config file to haproxy');
+  assert.equal(/^\s*chroot /m.test(readFileSync(cfg, 'utf8')), keepChroot, 'chroot line');
+  const daemon = new Daemon('haproxy-stock', 'haproxy', ['-db', '-f', cfg], { PATH: process.env.PATH });
+  await waitUntil('the stock HAProxy stats socket', async () => {
+    if (!daemon.running) throw new Error(`haproxy exited:\n${daemon.tail()}`);
+    try { await statsCommand(statsSocket(dir), 'show info'); return true; } catch { return false; }
+  }, 10_000, 100);
+  const state = async () => {
+    const csv = await statsCommand(statsSocket(dir), 'show stat');
+    const [head, ...rows] = csv.split('\n').filter((l) => l.trim() !== '');
+    const h = head.replace(/^# /, '').split(',');
+    const out = new Map<string, ServerView>();
+    for (const row of rows) {
+      const f = row.split(',');
+      if (f[h.indexOf('pxname')] === 'mssql' && !['FRONTEND', 'BACKEND'].includes(f[h.indexOf('svname')])) {
+        out.set(f[h.indexOf('svname')], { status: f[h.indexOf('status')], checkStatus: f[h.indexOf('check_status')] });
+      }
+    }
+    return out;
+  };
+  return { state, stop: () => daemon.stop(), daemon };
+}
+
+let docA: SqlSim | undefined;
+let docB: SqlSim | undefined;
+after(async () => { await docA?.close(); await docB?.close(); });
+
+// inter 4s as the README has it, HAProxy's default fall 3 / rise 2: the verdicts take ~15 s
+const STOCK_LIMIT_MS = 40_000;
+
+test('README recipe on the stock haproxy.cfg, chroot left in: every check fails (why the recipe drops it)', { timeout: 90_000 }, async () => {
+  docA ??= await startSqlSim({ scenario: asDocumented(loadScenario('principal')) });
+  docB ??= await startSqlSim({ scenario: asDocumented(loadScenario('mirror')) });
+  const h = await readmeHaproxy(true);
+  try {
+    await waitUntil('both servers DOWN by the external check', async () => {
+      const s = await h.state();
+      return ['sql1', 'sql2'].every((n) => s.get(n)?.status === 'DOWN' && s.get(n)?.checkStatus === 'PROCERR');
+    }, STOCK_LIMIT_MS, 200).catch(async (e) => { throw new Error(`${e.message}\n${JSON.stringify([...(await h.state())])}\n${h.daemon.tail(20)}`); });
+    // for the reason the README gives: inside the chroot the command does not exist
+    assert.match(h.daemon.output, /Failed to exec process for external health check: No such file or directory/, h.daemon.tail(20));
+  } finally {
+    await h.stop();
+  }
+});
+
+test('README recipe on the stock haproxy.cfg (user haproxy, chroot dropped): the principal alone is UP', { timeout: 90_000 }, async () => {
+  docA ??= await startSqlSim({ scenario: asDocumented(loadScenario('principal')) });
+  docB ??= await startSqlSim({ scenario: asDocumented(loadScenario('mirror')) });
+  const h = await readmeHaproxy(false);
+  try {
+    const ms = await waitUntil('sql1 UP and sql2 DOWN', async () => {
+      const s = await h.state();
+      return s.get('sql1')?.status === 'UP' && s.get('sql1')?.checkStatus === 'PROCOK' &&
+        s.get('sql2')?.status === 'DOWN' && s.get('sql2')?.checkStatus === 'PROCERR';
+    }, STOCK_LIMIT_MS, 200).catch(async (e) => { throw new Error(`${e.message}\n${JSON.stringify([...(await h.state())])}\n${h.daemon.tail(20)}`); });
+    console.log(`# haproxy, stock global + README recipe: sql1 UP, sql2 DOWN ${fmtMs(ms)} after start`);
+  } finally {
+    await h.stop();
+  }
 });

@@ -2,16 +2,19 @@
 // running keepalived with one vrrp_instance whose vrrp_script runs the built check against "its"
 // SQL Server: a simulated mirrored pair in a third namespace, reached over a link of its own
 // (see netns.ts). The virtual IP must sit on the host whose server is principal, move after a
-// failover, and move after the principal stops answering.
+// failover, and move after the principal stops answering. keepalived runs the check as the
+// examples do: as the unprivileged script_user mssql-role-check, reading a root:mssql-role-check
+// 0640 config file.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, chmodSync, chownSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_X64 } from '../helpers/paths.ts';
 import { tempDir, waitUntil, writePrivate, secureCopy, fmtMs, type Daemon } from './harness.ts';
 import { createLbPair, addressesOf, canCreateNetns, namespaceExists, type LbPair } from './netns.ts';
 import { startKeepalived, type VrrpSettings } from './keepalived.ts';
 import { SimProcess, SCENARIOS, DATABASE, LOGIN, loadScenario, passwordOf } from './sim.ts';
+import { withCheckUser, checkUserIds, CHECK_USER } from '../helpers/check-user.ts';
 
 const INTERVAL = 1; // vrrp_script interval, seconds
 const ADVERT = 1; // VRRP advert_int, seconds
@@ -34,6 +37,7 @@ before(async () => {
   if (skip) return;
   assert.ok(existsSync(BIN_X64), `${BIN_X64} is missing; run make first`);
   tmp = tempDir('mrc-keepalived');
+  chmodSync(tmp.dir, 0o711); // the check runs as the examples' unprivileged script_user
   pair = createLbPair();
   console.log(`# IPVS: ${existsSync('/proc/net/ip_vs') ? 'present' : 'absent from this kernel'} — keepalived's MISC_CHECK drives IPVS, ` +
     'so this test runs the check through vrrp_script (MISC_CHECK snippets are validated in examples.test.ts)');
@@ -45,14 +49,29 @@ before(async () => {
   const password = passwordOf(loadScenario('principal'));
   const bin = secureCopy(BIN_X64, tmp.dir, 'mssql-role-check');
   const common = { vip: pair.vip, prefix: pair.prefix, interval: INTERVAL, scriptTimeout: CHECK_TIMEOUT + 2, fall: 1, rise: 1,
-    advertInt: ADVERT, routerId: 51 };
+    advertInt: ADVERT, routerId: 51, scriptUser: CHECK_USER };
+  // the check's own log, in a folder only the script user may write: whoever created it ran the check
+  const ids = checkUserIds(tmp.dir);
+  mkdirSync(logs(), { mode: 0o700 });
+  chownSync(logs(), ids.uid, ids.gid);
   for (const [name, self, peer] of [['a', pair.a, pair.b], ['b', pair.b, pair.a]] as const) {
     const conf = join(tmp.dir, `check-${name}.conf`);
     writePrivate(conf, `${target[name]}\ndatabase = ${DATABASE}\nuser = ${LOGIN}\npassword = ${password}\n` +
-      `timeout = ${CHECK_TIMEOUT}\nrole = primary\nencrypt = off\n`);
+      `timeout = ${CHECK_TIMEOUT}\nrole = primary\nencrypt = off\nlog-file = ${join(logs(), `check-${name}.log`)}\n`);
+    // as the packages install it: root:mssql-role-check 0640, read by keepalived's script_user
+    chownSync(conf, 0, checkUserIds(tmp.dir).gid);
+    chmodSync(conf, 0o640);
     const s: VrrpSettings = { ...common, self, peer, script: `${bin} --config ${conf}` };
-    daemons.push(startKeepalived(tmp.dir, name, s));
+    daemons.push(startKeepalived(tmp.dir, name, s, withCheckUser(tmp.dir)));
   }
+});
+
+const logs = () => join(tmp.dir, 'logs');
+
+test('keepalived runs the check as the unprivileged script_user, never as root', { skip }, async () => {
+  const log = join(logs(), 'check-a.log');
+  await waitUntil('the check\'s first log line', () => existsSync(log), 20_000, 100);
+  assert.equal(statSync(log).uid, checkUserIds(tmp.dir).uid, `${log} was written by uid ${statSync(log).uid}`);
 });
 
 after(async () => {

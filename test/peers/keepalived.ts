@@ -20,6 +20,8 @@ export interface VrrpSettings {
   rise: number;
   advertInt: number;
   routerId: number;
+  /** keepalived's script_user: the unprivileged user the examples run the check as */
+  scriptUser: string;
 }
 
 /**
@@ -32,7 +34,7 @@ export function keepalivedConf(s: VrrpSettings): string {
   return `global_defs {
   router_id lb-${s.self.ns}
   enable_script_security
-  script_user root
+  script_user ${s.scriptUser}
   vrrp_garp_master_delay 0
   vrrp_garp_master_repeat 1
 }
@@ -65,10 +67,12 @@ vrrp_instance VI_MSSQL {
 `;
 }
 
-export function startKeepalived(dir: string, name: string, s: VrrpSettings): Daemon {
+/** `via`: an argv prefix to run keepalived under (withCheckUser, where the script user exists). */
+export function startKeepalived(dir: string, name: string, s: VrrpSettings, via: string[] = []): Daemon {
   const conf = join(dir, `${name}.conf`);
   writeFileSync(conf, keepalivedConf(s), { mode: 0o600 });
-  return new Daemon(`keepalived ${name}`, 'ip', ['netns', 'exec', s.self.ns,
+  const [cmd, ...pre] = [...via, 'ip'];
+  return new Daemon(`keepalived ${name}`, cmd, [...pre, 'netns', 'exec', s.self.ns,
     'keepalived', '--vrrp', '--dont-fork', '--log-console', '--log-detail', '--no-syslog',
     '--use-file', conf,
     '--pid', join(dir, `${name}.pid`),

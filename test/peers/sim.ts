@@ -16,6 +16,12 @@ export function loadScenario(name: 'principal' | 'mirror'): Scenario {
   return JSON.parse(readFileSync(join(SCENARIOS, `${name}.json`), 'utf8')) as Scenario;
 }
 
+/** A scenario with the login and database the README and the example config name (lbcheck, AppDb). */
+export function asDocumented(s: Scenario): Scenario {
+  const text = JSON.stringify(s).replaceAll(`"name":"${LOGIN}"`, '"name":"lbcheck"').replaceAll(`"name":"${DATABASE}"`, '"name":"AppDb"');
+  return JSON.parse(text) as Scenario;
+}
+
 /** The monitoring login's password, from the scenario (the binary gets it through MSSQL_PASSWORD). */
 export function passwordOf(s: Scenario, login = LOGIN): string {
   const l = s.logins.find((x) => x.name === login);
