@@ -28,7 +28,9 @@ export const ON_DEADLINE = Symbol.for('mssql-role-check.deadline');
 
 // The killer: sleeps, then kills its parent, if that is still its parent (once the check has
 // exited, the orphan's parent is another process, which is left alone).
-const KILLER = 'sleep "$1"; read -r _ _ _ ppid _ </proc/$$/stat && [ "$ppid" = "$2" ] && kill -9 "$2"';
+// Each step only after the one before succeeded: a sleep that cannot run (HAProxy runs external
+// checks with an empty PATH by default) must never kill the check at once.
+const KILLER = 'sleep "$1" && read -r _ _ _ ppid _ </proc/$$/stat && [ "$ppid" = "$2" ] && kill -9 "$2"';
 
 export interface Killer {
   /** Ends the killer (a run that exits by itself). */
@@ -42,7 +44,8 @@ export function armKiller(deadlineMs: number, sinceStartMs: number): Killer | un
     const seconds = (Math.max(0, deadlineMs + KILL_AFTER_MS - sinceStartMs) / 1000).toFixed(3);
     const { spawn } = process.getBuiltinModule('node:child_process'); // loaded only for a check
     // its own process group: disarm() ends the shell and its sleep together
-    child = spawn('/bin/sh', ['-c', KILLER, 'mssql-role-check', seconds, String(process.pid)], { stdio: 'ignore', detached: true });
+    child = spawn('/bin/sh', ['-c', KILLER, 'mssql-role-check', seconds, String(process.pid)],
+      { stdio: 'ignore', detached: true, env: { PATH: '/usr/bin:/bin' } });
     child.on('error', () => {}); // no /bin/sh: the interrupter still holds the deadline
     child.unref();
   } catch {

@@ -739,3 +739,13 @@ test('a password with quotes and backslashes is not in the output in its JSON-es
     }
   });
 });
+
+test('an empty PATH, as HAProxy gives its external checks by default: the check still passes (the deadline watchdog needs none)', async () => {
+  await withSims([{ scenario: mirrored('SQL1', 'PRINCIPAL') }], async ([s]) => {
+    for (const PATH of ['', '/nonexistent']) {
+      const r = await run(at(s, '-d', 'Sales', '--json'), { env: { PATH } });
+      assert.equal(r.signal, null, `PATH=${JSON.stringify(PATH)}: killed by ${r.signal}`);
+      assert.equal(r.status, 0, `PATH=${JSON.stringify(PATH)}: ${r.stdout} ${r.stderr}`);
+    }
+  });
+});

@@ -15,6 +15,7 @@ import { ROOT, BIN_X64 } from './helpers/paths.ts';
 import { README as readme, codeBlocks, firstCommands, substitute } from './helpers/readme-blocks.ts';
 import { withCheckUser, checkUserIds, keepalivedConfigTest, CHECK_USER } from './helpers/check-user.ts';
 import { startSqlSim, type SqlSim } from './sqlsim/server.ts';
+import { makeTestCertificates, type TestCertificates } from './sqlsim/certs.ts';
 import { asDocumented, loadScenario, passwordOf } from './peers/sim.ts';
 import { run } from './peers/harness.ts';
 
@@ -23,14 +24,21 @@ let dir: string;
 let principal: SqlSim;
 let mirror: SqlSim;
 let password: string;
+let certs: TestCertificates;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'readme-test-'));
   chmodSync(dir, 0o711); // the check's user reaches its files here
   const p = asDocumented(loadScenario('principal'));
   password = passwordOf(p, 'lbcheck');
-  principal = await startSqlSim({ scenario: p });
-  mirror = await startSqlSim({ scenario: asDocumented(loadScenario('mirror')) });
+  // TLS is on and verified by default: the servers hold certificates of a test CA that the
+  // check trusts through OpenSSL's SSL_CERT_FILE, as a CA in the system store would be
+  certs = makeTestCertificates(join(dir, 'certs'));
+  chmodSync(join(dir, 'certs'), 0o755);
+  chmodSync(certs.caFile, 0o644);
+  const tls = { cert: certs.cert, key: certs.key };
+  principal = await startSqlSim({ scenario: p, tls });
+  mirror = await startSqlSim({ scenario: asDocumented(loadScenario('mirror')), tls });
 });
 after(async () => {
   await principal?.close();
@@ -41,7 +49,8 @@ after(async () => {
 /** Run a script (async: the simulators answer in this process), optionally where the check's user exists. */
 function sh(shell: 'sh' | 'bash', script: string, opts: { input?: string; asCheckUser?: boolean; env?: NodeJS.ProcessEnv } = {}) {
   const argv = [...(opts.asCheckUser ? withCheckUser(dir) : []), shell, '-e', '-c', script];
-  return run(argv[0], argv.slice(1), { input: opts.input ?? '', limitMs: 60_000, env: opts.env ?? { PATH: process.env.PATH } });
+  const env = { PATH: process.env.PATH, ...opts.env, SSL_CERT_FILE: certs.caFile };
+  return run(argv[0], argv.slice(1), { input: opts.input ?? '', limitMs: 60_000, env });
 }
 
 test('README opens with the two set-up commands; CI runs the second; the first installs what make needs', () => {
@@ -83,7 +92,8 @@ test('one config file name everywhere: every doc, example, the packages and --he
     const text = raw.replaceAll('\\-', '-'); // roff's escaped hyphens
     for (const m of text.matchAll(/\/etc\/mssql-role-check(?:\/[\w.$-]+)?/g)) {
       named++;
-      assert.ok(allowed.has(m[0]) || m[0] === '/etc/$name', `${f} names ${m[0]}`);
+      // a server's pinned certificate (--ca-file) lives there too; it is no config file
+      assert.ok(allowed.has(m[0]) || m[0] === '/etc/$name' || /\.pem$/.test(m[0]), `${f} names ${m[0]}`);
     }
     // a config file handed to the check is always the installed one
     for (const m of text.matchAll(/mssql-role-check\b[^\n]*?\s(?:-c|--config)[ =]([^\s"'`,)]+)/g)) {

@@ -6,7 +6,7 @@
 // haproxy, daemon): with the chroot left in every check fails, after the recipe the principal is UP.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync, chmodSync, chownSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, chmodSync, chownSync, copyFileSync, mkdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, BIN_X64 } from '../helpers/paths.ts';
@@ -15,6 +15,7 @@ import { startHaproxy, statsSocket, statsCommand, serverOpState } from './haprox
 import { DATABASE, LOGIN, loadScenario, passwordOf, asDocumented } from './sim.ts';
 import { codeBlocks, substitute } from '../helpers/readme-blocks.ts';
 import { startSqlSim, type SqlSim } from '../sqlsim/server.ts';
+import { makeTestCertificates, type TestCertificates } from '../sqlsim/certs.ts';
 import { failover } from '../sqlsim/catalog.ts';
 
 const INTER_MS = 1000;
@@ -190,7 +191,12 @@ async function readmeHaproxy(keepChroot: boolean): Promise<{ state: () => Promis
   writeFileSync(cfg, stockConfig(dir));
   // The installed config file: the example, with this login's password; root's, mode 0640.
   const conf = join(dir, 'mssql-role-check.conf');
-  writeFileSync(conf, readFileSync(join(ROOT, 'doc/examples/mssql-role-check.conf'), 'utf8') + `password = ${password}\n`);
+  // TLS is on and verified by default: the simulators' certificates are pinned with ca-file, as the
+  // README says for a server with its own certificate (HAProxy passes its checks no environment)
+  const ca = join(dir, 'sql-ca.pem');
+  copyFileSync(docCerts().caFile, ca);
+  chmodSync(ca, 0o644);
+  writeFileSync(conf, readFileSync(join(ROOT, 'doc/examples/mssql-role-check.conf'), 'utf8') + `password = ${password}\nca-file = ${ca}\n`);
   chownSync(conf, 0, 0);
   chmodSync(conf, 0o640);
   // The installed wrapper, naming this build and this config file.
@@ -233,12 +239,24 @@ let docA: SqlSim | undefined;
 let docB: SqlSim | undefined;
 after(async () => { await docA?.close(); await docB?.close(); });
 
+/** The documented servers' certificates, in a directory HAProxy's user can read. */
+let docCertsMade: TestCertificates | undefined;
+function docCerts(): TestCertificates {
+  if (!docCertsMade) {
+    const d = join(tmp.dir, 'doc-certs');
+    docCertsMade = makeTestCertificates(d);
+    chmodSync(d, 0o755);
+    chmodSync(docCertsMade.caFile, 0o644);
+  }
+  return docCertsMade;
+}
+
 // inter 4s as the README has it, HAProxy's default fall 3 / rise 2: the verdicts take ~15 s
 const STOCK_LIMIT_MS = 40_000;
 
 test('README recipe on the stock haproxy.cfg, chroot left in: every check fails (why the recipe drops it)', { timeout: 90_000 }, async () => {
-  docA ??= await startSqlSim({ scenario: asDocumented(loadScenario('principal')) });
-  docB ??= await startSqlSim({ scenario: asDocumented(loadScenario('mirror')) });
+  docA ??= await startSqlSim({ scenario: asDocumented(loadScenario('principal')), tls: { cert: docCerts().cert, key: docCerts().key } });
+  docB ??= await startSqlSim({ scenario: asDocumented(loadScenario('mirror')), tls: { cert: docCerts().cert, key: docCerts().key } });
   const h = await readmeHaproxy(true);
   try {
     await waitUntil('both servers DOWN by the external check', async () => {
@@ -253,8 +271,8 @@ test('README recipe on the stock haproxy.cfg, chroot left in: every check fails 
 });
 
 test('README recipe on the stock haproxy.cfg (user haproxy, chroot dropped): the principal alone is UP', { timeout: 90_000 }, async () => {
-  docA ??= await startSqlSim({ scenario: asDocumented(loadScenario('principal')) });
-  docB ??= await startSqlSim({ scenario: asDocumented(loadScenario('mirror')) });
+  docA ??= await startSqlSim({ scenario: asDocumented(loadScenario('principal')), tls: { cert: docCerts().cert, key: docCerts().key } });
+  docB ??= await startSqlSim({ scenario: asDocumented(loadScenario('mirror')), tls: { cert: docCerts().cert, key: docCerts().key } });
   const h = await readmeHaproxy(false);
   try {
     const ms = await waitUntil('sql1 UP and sql2 DOWN', async () => {
