@@ -1,6 +1,9 @@
 // The user-facing surface as data: --help, the man page and the option parser all read it,
 // so the three cannot drift apart.
 
+/** sys.database_mirroring.mirroring_state_desc, as documented: --mirroring-state and the verdict read this list. */
+export const MIRRORING_STATES = ['SUSPENDED', 'DISCONNECTED', 'SYNCHRONIZING', 'PENDING_FAILOVER', 'SYNCHRONIZED', 'UNSYNCHRONIZED'] as const;
+
 export interface OptionSpec {
   name: string; // long name, also the config-file key
   short?: string;
@@ -48,7 +51,7 @@ export const OPTIONS: OptionSpec[] = [
     choices: ['primary', 'principal', 'secondary', 'mirror', 'online'], group: 'check',
     help: 'primary (alias principal), secondary, mirror or online' },
   { name: 'mirroring-state', arg: 'STATE', repeatable: true,
-    choices: ['SUSPENDED', 'DISCONNECTED', 'SYNCHRONIZING', 'PENDING_FAILOVER', 'SYNCHRONIZED', 'UNSYNCHRONIZED'], group: 'check',
+    choices: [...MIRRORING_STATES], group: 'check',
     help: 'with --role primary or mirror: allowed mirroring states, e.g. SYNCHRONIZED; repeat or comma-separate (default: any, but never PENDING_FAILOVER for primary, and DISCONNECTED only with a CONNECTED witness, --partner or --allow-standalone)' },
   { name: 'max-lag', arg: 'SECONDS', group: 'check',
     help: 'with --role secondary: the most seconds the secondary may need to redo what it has received (redo_queue_size / redo_rate of its own row)' },

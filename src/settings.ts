@@ -4,7 +4,7 @@ import { ipFamily } from './ip.ts';
 import { openSync, fstatSync, closeSync, constants } from 'node:fs';
 import { domainToASCII } from 'node:url';
 import { isAbsolute } from 'node:path';
-import { OPTIONS } from './cli-spec.ts';
+import { OPTIONS, MIRRORING_STATES } from './cli-spec.ts';
 import { UsageError } from './errors.ts';
 import { readPasswordFile, readRegularFile } from './config-file.ts';
 import type { Given } from './options.ts';
@@ -13,7 +13,7 @@ export type Role = 'primary' | 'secondary' | 'mirror' | 'online';
 export type Encrypt = 'off' | 'on' | 'strict';
 export type TlsMinVersion = '1.0' | '1.1' | '1.2' | '1.3';
 
-export const MIRRORING_STATES = ['SUSPENDED', 'DISCONNECTED', 'SYNCHRONIZING', 'PENDING_FAILOVER', 'SYNCHRONIZED', 'UNSYNCHRONIZED'] as const;
+export { MIRRORING_STATES } from './cli-spec.ts';
 export type MirroringState = (typeof MIRRORING_STATES)[number];
 
 export const MAX_TIMEOUT_SECONDS = 300;
