@@ -3,6 +3,7 @@
 // Browser lookup calls dns.lookup) and the wait ends with the run's deadline.
 import type { Socket } from 'node:dgram';
 import type { Address } from './resolve.ts';
+import { ProbeFailure } from './types.ts';
 
 export const BROWSER_PORT = 1434;
 /** [MC-SQLR] 2.2.2 CLNT_UCAST_EX: one byte, 0x03; the answer lists every instance of the server. */
@@ -13,11 +14,9 @@ const SVR_RESP = 0x05;
 const RESEND_MS = 1000;
 
 /** A lookup that cannot succeed; `code` is TIMEOUT when the deadline came first. */
-export class BrowserError extends Error {
-  readonly code: 'EINSTLOOKUP' | 'TIMEOUT';
+export class BrowserError extends ProbeFailure {
   constructor(message: string, code: 'EINSTLOOKUP' | 'TIMEOUT' = 'EINSTLOOKUP') {
-    super(message);
-    this.code = code;
+    super({ code, message });
   }
 }
 

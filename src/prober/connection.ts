@@ -6,11 +6,12 @@ import { Connection, ConnectionError, RequestError } from 'tedious';
 import type { ConnectionConfiguration } from 'tedious';
 import type { Socket } from 'node:net';
 import type { ProbeContext, ProbeError } from './types.ts';
+import { ProbeFailure } from './types.ts';
 import { explainTlsVersion, explainUntrusted, tlsCredentials } from './tls.ts';
-import { resolveHost, ResolveError } from './resolve.ts';
+import { resolveHost } from './resolve.ts';
 import type { Address } from './resolve.ts';
 import { dial, DialError } from './dial.ts';
-import { instancePort, BrowserError } from './browser.ts';
+import { instancePort } from './browser.ts';
 import type { Phase } from '../phases.ts';
 
 // tedious's state names → our phases.
@@ -54,12 +55,7 @@ function timedConnector(ctx: ProbeContext, target: Target) {
 /** The addresses of `host` (phase dns), or the reason there are none. */
 async function resolve(ctx: ProbeContext, host: string): Promise<Address[]> {
   ctx.phases.enter('dns');
-  try {
-    return await resolveHost(host, ctx.remainingMs, timeoutText(ctx));
-  } catch (err) {
-    if (err instanceof ResolveError) throw new ProbeFailure({ code: err.code, message: err.message });
-    throw err;
-  }
+  return resolveHost(host, ctx.remainingMs, timeoutText(ctx));
 }
 
 export function tediousConfig(ctx: ProbeContext, target: Target): ConnectionConfiguration {
@@ -125,13 +121,7 @@ export function describeError(err: unknown): ProbeError {
   return { code: 'PROTOCOL', message };
 }
 
-export class ProbeFailure extends Error {
-  readonly error: ProbeError;
-  constructor(error: ProbeError) {
-    super(error.message);
-    this.error = error;
-  }
-}
+export { ProbeFailure };
 
 type TlsNegotiation = (prelogin: { encryptionString?: string }, signal: AbortSignal) => Promise<void>;
 
@@ -258,12 +248,7 @@ export async function openConnection(ctx: ProbeContext): Promise<Connection> {
   let port = s.port!;
   if (s.instance !== undefined) {
     ctx.phases.enter('browser');
-    try {
-      port = await instancePort(s.host, addresses, s.instance, ctx.remainingMs, timeoutText(ctx));
-    } catch (err) {
-      if (err instanceof BrowserError) throw new ProbeFailure({ code: err.code, message: err.message });
-      throw err;
-    }
+    port = await instancePort(s.host, addresses, s.instance, ctx.remainingMs, timeoutText(ctx));
   }
   return logIn(ctx, { host: s.host, addresses, port });
 }

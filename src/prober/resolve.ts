@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { domainToASCII } from 'node:url';
 import type { Resolver } from 'node:dns/promises';
+import { ProbeFailure } from './types.ts';
 
 export interface Address {
   address: string;
@@ -22,11 +23,9 @@ export const RESOLV_CONF = '/etc/resolv.conf';
 const RESOLUTION_DELAY_MS = 50;
 
 /** A name that did not resolve; `code` is TIMEOUT when the deadline came first. */
-export class ResolveError extends Error {
-  readonly code: 'EDNS' | 'TIMEOUT';
+export class ResolveError extends ProbeFailure {
   constructor(message: string, code: 'EDNS' | 'TIMEOUT' = 'EDNS') {
-    super(message);
-    this.code = code;
+    super({ code, message });
   }
 }
 

@@ -19,3 +19,12 @@ export interface ProbeError {
 export type ProbeResult =
   | { ok: true; facts: DatabaseFacts[] }
   | { ok: false; error: ProbeError };
+
+/** A probe step that could not get its facts: the run reports `error` (connection.ts re-exports it). */
+export class ProbeFailure extends Error {
+  readonly error: ProbeError;
+  constructor(error: ProbeError) {
+    super(error.message);
+    this.error = error;
+  }
+}
