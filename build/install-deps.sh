@@ -24,6 +24,9 @@ if [ "$mode" = all ]; then
     dpkg-dev fakeroot lintian rpm man-db groff-base   # packages
     python3 python3-pymssql time        # benchmark: references, and GNU time for peak RSS
     docker-compose python3-yaml shellcheck   # static checks of the SQL Server 2022 docker harness
+    prometheus                          # promtool: checks the daemon's /metrics
+    systemd                             # systemd-analyze: verifies the daemon's unit
+    chromium fonts-dejavu-core          # the daemon's status page, in a real browser
   )
 fi
 update=
