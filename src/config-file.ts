@@ -4,10 +4,11 @@
 import { openSync, fstatSync, readSync, readFileSync, closeSync, constants } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { OPTIONS } from './cli-spec.ts';
+import type { OptionName } from './cli-spec.ts';
 import { UsageError } from './errors.ts';
 
 export interface ConfigEntry {
-  name: string;
+  name: OptionName;
   value: string;
   line: number;
 }
@@ -136,7 +137,7 @@ function unknownSetting(name: string): string {
 /** Parse config text; every problem names the file and the line. */
 export function parseConfig(text: string, path: string): ConfigEntry[] {
   const entries: ConfigEntry[] = [];
-  const seen = new Map<string, number>();
+  const seen = new Map<OptionName, number>();
   const lines = text.replace(/^\uFEFF/, '').split('\n');
   lines.forEach((raw, i) => {
     const line = i + 1;
@@ -157,12 +158,12 @@ export function parseConfig(text: string, path: string): ConfigEntry[] {
     if (name !== 'password' && /(^|\s)#/.test(value)) {
       throw new UsageError(`${where}: ${name}: "#" in the value (a comment goes on a line of its own)`);
     }
-    const before = seen.get(name);
+    const before = seen.get(spec.name);
     if (before !== undefined && !spec.repeatable) {
       throw new UsageError(`${where}: "${name}" is already set on line ${before}`);
     }
-    seen.set(name, line);
-    entries.push({ name, value, line });
+    seen.set(spec.name, line);
+    entries.push({ name: spec.name, value, line });
   });
   return entries;
 }

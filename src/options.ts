@@ -4,21 +4,16 @@
 // Nothing is validated here beyond the option names.
 import minimist from 'minimist';
 import { OPTIONS } from './cli-spec.ts';
-import type { OptionSpec } from './cli-spec.ts';
+import type { OptionSpec, OptionName, Given } from './cli-spec.ts';
 import { readConfigFile } from './config-file.ts';
 import { UsageError } from './errors.ts';
 
-/** One value of one option; flags carry "true"/"false" (a config file may say false). */
-export interface Given {
-  value: string;
-  /** where it came from, for messages: "--port", "app.conf line 3: port", "MSSQL_USER" */
-  origin: string;
-}
+export type { Given } from './cli-spec.ts';
 
 export interface Collected {
   help: boolean;
   version: boolean;
-  values: Map<string, Given[]>;
+  values: Map<OptionName, Given[]>;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -27,8 +22,8 @@ const PASSWORD_ON_ARGV =
   '--password is not accepted on the command line (other users can read it in ps); ' +
   'use --password-file FILE, the MSSQL_PASSWORD environment variable, or "password = ..." in a --config file';
 
-const byName = new Map(OPTIONS.map((o) => [o.name, o]));
-const byShort = new Map(OPTIONS.filter((o) => o.short).map((o) => [o.short!, o]));
+const byName = new Map<string, OptionSpec>(OPTIONS.map((o) => [o.name, o]));
+const byShort = new Map<string, OptionSpec>(OPTIONS.filter((o) => o.short).map((o) => [o.short!, o]));
 
 const looksLikeNumber = (s: string) => /^-[\d.]/.test(s);
 
@@ -70,7 +65,7 @@ function normalise(argv: string[]): { args: string[]; positional: string[] } {
   return { args, positional };
 }
 
-function parseCommandLine(argv: string[]): { values: Map<string, Given[]>; positional: string[] } {
+function parseCommandLine(argv: string[]): { values: Map<OptionName, Given[]>; positional: string[] } {
   const { args, positional } = normalise(argv);
   let problem: string | undefined;
   const parsed = minimist(args, {
@@ -92,7 +87,7 @@ function parseCommandLine(argv: string[]): { values: Map<string, Given[]>; posit
     },
   });
   if (problem) throw new UsageError(problem);
-  const values = new Map<string, Given[]>();
+  const values = new Map<OptionName, Given[]>();
   for (const o of OPTIONS) {
     const v = parsed[o.name];
     if (v === undefined || v === false) continue;
@@ -107,8 +102,8 @@ function parseCommandLine(argv: string[]): { values: Map<string, Given[]>; posit
   return { values, positional };
 }
 
-function fromConfig(path: string): Map<string, Given[]> {
-  const values = new Map<string, Given[]>();
+function fromConfig(path: string): Map<OptionName, Given[]> {
+  const values = new Map<OptionName, Given[]>();
   for (const e of readConfigFile(path)) {
     const list = values.get(e.name) ?? [];
     list.push({ value: e.value, origin: `${path} line ${e.line}: ${e.name}` });
@@ -137,9 +132,9 @@ export function collect(argv: string[], env: Env): Collected {
 
   const configGiven = cli.values.get('config')?.[0] ?? envValue(env, 'MSSQL_ROLE_CHECK_CONFIG')?.[0];
   if (configGiven && configGiven.value === '') throw new UsageError(`${configGiven.origin} needs a file name`);
-  const file = configGiven ? fromConfig(configGiven.value) : new Map<string, Given[]>();
+  const file = configGiven ? fromConfig(configGiven.value) : new Map<OptionName, Given[]>();
 
-  const values = new Map<string, Given[]>();
+  const values = new Map<OptionName, Given[]>();
   for (const o of OPTIONS) {
     if (o.name === 'password' || o.name === 'password-file') continue;
     const v = cli.values.get(o.name) ?? file.get(o.name);

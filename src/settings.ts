@@ -1,22 +1,15 @@
-// Raw values → one validated, typed Settings. Every problem is a UsageError naming the option (or
-// the config file and line) and what is wrong; no network, no SQL driver.
-import { ipFamily } from './ip.ts';
+// Raw values → one validated, typed Settings. Each option's own values are judged by its parser
+// (cli-spec.ts); here are the rules across options, then the files the options name are read.
+// Every problem is a UsageError naming the option (or the config file and line) and what is
+// wrong; no network, no SQL driver.
 import { openSync, fstatSync, closeSync, constants } from 'node:fs';
-import { domainToASCII } from 'node:url';
-import { isAbsolute } from 'node:path';
-import { OPTIONS, MIRRORING_STATES } from './cli-spec.ts';
+import { parseOptions, fail, defaultOf } from './cli-spec.ts';
+import type { Given, OptionName, Parsed, Role, Encrypt, TlsMinVersion, MirroringState } from './cli-spec.ts';
 import { UsageError } from './errors.ts';
 import { readPasswordFile, readRegularFile } from './config-file.ts';
-import type { Given } from './options.ts';
 
-export type Role = 'primary' | 'secondary' | 'mirror' | 'online';
-export type Encrypt = 'off' | 'on' | 'strict';
-export type TlsMinVersion = '1.0' | '1.1' | '1.2' | '1.3';
-
-export { MIRRORING_STATES } from './cli-spec.ts';
-export type MirroringState = (typeof MIRRORING_STATES)[number];
-
-export const MAX_TIMEOUT_SECONDS = 300;
+export type { Role, Encrypt, TlsMinVersion, MirroringState } from './cli-spec.ts';
+export { MIRRORING_STATES, MAX_TIMEOUT_SECONDS, show } from './cli-spec.ts';
 
 export interface Settings {
   host: string;
@@ -51,243 +44,106 @@ export interface Settings {
   logFd?: number;
 }
 
-/** A value shown in a message: quoted, short, one line. */
-export function show(value: string): string {
-  const s = value.length > 40 ? value.slice(0, 40) + '…' : value;
-  return JSON.stringify(s);
-}
 
-const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
-const INTEGER = /^\d+$/;
+export function toSettings(values: ReadonlyMap<OptionName, readonly Given[]>): Settings {
+  const p = parseOptions(values);
+  const agreed = crossOptionRules(p, values);
 
-export function toSettings(values: Map<string, Given[]>): Settings {
-  const one = (name: string): Given | undefined => values.get(name)?.[0];
-  const fail = (g: Given, what: string): never => {
-    throw new UsageError(`${g.origin}: ${what}`);
-  };
-  /** a non-empty string, or undefined when not given */
-  const text = (name: string): string | undefined => {
-    const g = one(name);
-    if (!g) return undefined;
-    if (g.value === '') fail(g, 'needs a value');
-    if (g.value.includes('\0')) fail(g, 'contains a NUL character');
-    return g.value;
-  };
-  const flag = (name: string): boolean => {
-    const g = one(name);
-    if (!g) return false;
-    const v = g.value.toLowerCase();
-    if (['true', 'yes', 'on', '1'].includes(v)) return true;
-    if (['false', 'no', 'off', '0'].includes(v)) return false;
-    return fail(g, `expected true or false, not ${show(g.value)}`);
-  };
-  const choice = (name: string): string => {
-    const spec = OPTIONS.find((o) => o.name === name)!;
-    const g = one(name);
-    const v = (text(name) ?? spec.default!).toLowerCase();
-    if (!spec.choices!.includes(v)) fail(g!, `expected one of ${spec.choices!.join(', ')}, not ${show(g!.value)}`);
-    return v;
-  };
-
-  // Connection
-  let host = text('host');
-  if (host === undefined) {
-    throw new UsageError('no server to check: give --host (or "host" in the config file, or HAPROXY_SERVER_ADDR)');
-  }
-  const hostGiven = one('host')!;
-  host = checkHost(host, hostGiven);
-
-  const instance = text('instance');
-  if (instance !== undefined && !/^[^\s\\/:;,'"]{1,16}$/.test(instance)) {
-    fail(one('instance')!, `${show(instance)} is not an instance name (at most 16 characters, no spaces or \\ / : ; , quotes)`);
-  }
-  let port: number | undefined;
-  const portGiven = one('port');
-  if (portGiven) {
-    if (instance !== undefined) {
-      fail(portGiven, '--port and --instance exclude each other (the SQL Server Browser gives the port of an instance)');
-    }
-    const p = text('port')!;
-    if (!INTEGER.test(p) || Number(p) < 1 || Number(p) > 65535) fail(portGiven, `expected a TCP port 1..65535, not ${show(p)}`);
-    port = Number(p);
-  } else if (instance === undefined) {
-    port = Number(OPTIONS.find((o) => o.name === 'port')!.default);
-  }
-
-  const user = text('user');
-  if (user === undefined) throw new UsageError('no login: give --user (or "user" in the config file, or MSSQL_USER)');
-  if (user.length > 128) fail(one('user')!, 'is longer than 128 characters');
-  const domain = text('domain');
-  // a DNS domain name has at most 253 characters (NetBIOS names 15); the NTLM messages carry 16-bit lengths
-  if (domain !== undefined && domain.length > 253) fail(one('domain')!, 'is longer than 253 characters (a domain name)');
-
+  // The files named, read only once the options agree.
+  const origin = (name: OptionName): Given => values.get(name)![0];
   let password: string;
-  const pwFile = one('password-file');
-  if (pwFile) {
-    if (pwFile.value === '') fail(pwFile, 'needs a file name');
-    password = readPasswordFile(pwFile.value);
-  } else if (one('password')) {
-    const g = one('password')!;
-    if (g.value === '') fail(g, 'is empty');
-    password = g.value;
-  } else {
-    throw new UsageError('no password: give --password-file FILE, MSSQL_PASSWORD, or "password" / "password-file" in the config file');
-  }
-  if (password.length > 128) throw new UsageError(`${(pwFile ?? one('password'))!.origin}: the password is longer than 128 characters`);
+  if (p['password-file'] !== undefined) password = readPasswordFile(p['password-file']);
+  else password = p.password!; // crossOptionRules: one of the two
+  if (password.length > 128) throw new UsageError(`${origin(p['password-file'] !== undefined ? 'password-file' : 'password').origin}: the password is longer than 128 characters`);
 
-  const encrypt = choice('encrypt') as Encrypt;
-  const trustServerCertificate = flag('trust-server-certificate');
-  const caFile = text('ca-file');
   let ca: string | undefined;
-  if (trustServerCertificate && encrypt !== 'on') {
-    fail(one('trust-server-certificate')!, encrypt === 'strict'
-      ? '--encrypt strict always verifies the server certificate; give --ca-file instead'
-      : 'needs --encrypt on (with --encrypt off there is no TLS)');
-  }
+  const caFile = p['ca-file'];
   if (caFile !== undefined) {
-    if (trustServerCertificate) fail(one('ca-file')!, '--ca-file and --trust-server-certificate exclude each other');
-    if (encrypt === 'off') fail(one('ca-file')!, 'needs --encrypt on or strict (with --encrypt off there is no TLS)');
     try {
       ca = readRegularFile(caFile, 'CA file');
     } catch (err) {
-      fail(one('ca-file')!, (err as Error).message);
+      fail(origin('ca-file'), (err as Error).message);
     }
-    if (!ca!.includes('-----BEGIN CERTIFICATE-----')) fail(one('ca-file')!, `CA file ${caFile} holds no PEM certificate`);
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) fail(origin('ca-file'), `CA file ${caFile} holds no PEM certificate`);
   }
+  const logFile = p['log-file'];
+  const logFd = logFile === undefined ? undefined : openLogFile(logFile, origin('log-file'));
 
+  return {
+    host: p.host, port: agreed.port, instance: p.instance, user: p.user, password, domain: p.domain,
+    encrypt: p.encrypt, trustServerCertificate: p['trust-server-certificate'], caFile, ca,
+    tlsMinVersion: p['tls-min-version'], applicationName: p['application-name'], timeoutMs: p.timeout,
+    databases: p.database, role: p.role, mirroringStates: p['mirroring-state'], maxLagSeconds: p['max-lag'],
+    requireHa: agreed.requireHa, allowStandalone: p['allow-standalone'], partner: agreed.partner,
+    maintenanceFile: p['maintenance-file'], weight: p.weight,
+    verbose: p.verbose, json: p.json, logFile, logFd,
+  };
+}
+
+/**
+ * The rules across options: what one option's value means for another. Returns the settings that
+ * several options decide together.
+ */
+export function crossOptionRules(p: Parsed, values: ReadonlyMap<OptionName, readonly Given[]>): Pick<Settings, 'port' | 'requireHa' | 'partner'> {
+  const given = (name: OptionName): Given | undefined => values.get(name)?.[0];
+  const refuse = (name: OptionName, what: string): never => fail(given(name)!, what);
+  const { encrypt, role } = p;
+
+  // Connection
+  if (p.port !== undefined && p.instance !== undefined) {
+    refuse('port', '--port and --instance exclude each other (the SQL Server Browser gives the port of an instance)');
+  }
+  const port = p.port ?? (p.instance === undefined ? Number(defaultOf('port')) : undefined);
+  if (p['password-file'] === undefined && p.password === undefined) {
+    throw new UsageError('no password: give --password-file FILE, MSSQL_PASSWORD, or "password" / "password-file" in the config file');
+  }
+  if (p['trust-server-certificate'] && encrypt !== 'on') {
+    refuse('trust-server-certificate', encrypt === 'strict'
+      ? '--encrypt strict always verifies the server certificate; give --ca-file instead'
+      : 'needs --encrypt on (with --encrypt off there is no TLS)');
+  }
+  if (p['ca-file'] !== undefined) {
+    if (p['trust-server-certificate']) refuse('ca-file', '--ca-file and --trust-server-certificate exclude each other');
+    if (encrypt === 'off') refuse('ca-file', 'needs --encrypt on or strict (with --encrypt off there is no TLS)');
+  }
   // TLS inside PRELOGIN (--encrypt on) is TLS 1.2 at most: SQL Server speaks TLS 1.3 only with
   // TDS 8.0 (Microsoft Learn, "TLS 1.3 support"). TDS 8.0 (--encrypt strict) needs SQL Server
   // 2022 or later, which has TLS 1.2 (KB3135244: 2016 and later need no update) and must keep it
   // enabled ("TLS 1.3 support": "Don't disable TLS 1.2 on the machine"): below 1.2 is never
   // needed there, so it is refused rather than weakening a strict connection for nothing.
-  const tlsMinGiven = one('tls-min-version');
-  const tlsMinVersion = choice('tls-min-version') as TlsMinVersion;
-  if (tlsMinGiven) {
-    if (encrypt === 'off') fail(tlsMinGiven, 'needs --encrypt on or strict (with --encrypt off there is no TLS)');
-    if (encrypt === 'on' && tlsMinVersion === '1.3') {
-      fail(tlsMinGiven, 'TLS 1.3 needs --encrypt strict (SQL Server speaks TLS 1.3 only with TDS 8.0; inside PRELOGIN, with --encrypt on, TLS 1.2 is the newest)');
+  const tls = p['tls-min-version'];
+  if (given('tls-min-version')) {
+    if (encrypt === 'off') refuse('tls-min-version', 'needs --encrypt on or strict (with --encrypt off there is no TLS)');
+    if (encrypt === 'on' && tls === '1.3') {
+      refuse('tls-min-version', 'TLS 1.3 needs --encrypt strict (SQL Server speaks TLS 1.3 only with TDS 8.0; inside PRELOGIN, with --encrypt on, TLS 1.2 is the newest)');
     }
-    if (encrypt === 'strict' && (tlsMinVersion === '1.0' || tlsMinVersion === '1.1')) {
-      fail(tlsMinGiven, `${tlsMinVersion} applies to --encrypt on only (--encrypt strict, TDS 8.0, needs SQL Server 2022 or later, which always has TLS 1.2)`);
-    }
-  }
-
-  const applicationName = text('application-name') ?? OPTIONS.find((o) => o.name === 'application-name')!.default!;
-  if (applicationName.length > 128) fail(one('application-name')!, 'is longer than 128 characters');
-
-  const timeoutRaw = text('timeout') ?? OPTIONS.find((o) => o.name === 'timeout')!.default!;
-  const timeoutSeconds = Number(timeoutRaw);
-  if (!DECIMAL.test(timeoutRaw) || !(timeoutSeconds > 0) || timeoutSeconds > MAX_TIMEOUT_SECONDS) {
-    fail(one('timeout')!, `expected seconds greater than 0 and at most ${MAX_TIMEOUT_SECONDS} (fractions allowed), not ${show(timeoutRaw)}`);
-  }
-  const timeoutMs = Math.max(1, Math.round(timeoutSeconds * 1000));
-
-  // Check
-  const dbs = values.get('database') ?? [];
-  if (dbs.length === 0) throw new UsageError('no database to check: give --database NAME (repeat it for several)');
-  const databases = dbs.map((g) => {
-    if (g.value === '') fail(g, 'needs a database name');
-    if (g.value.includes('\0')) fail(g, 'contains a NUL character');
-    if (g.value.length > 128) fail(g, `${show(g.value)} is longer than 128 characters (sysname)`);
-    return g.value;
-  });
-
-  const roleName = choice('role');
-  const role: Role = roleName === 'principal' ? 'primary' : (roleName as Role);
-
-  let mirroringStates: MirroringState[] | undefined;
-  const ms = values.get('mirroring-state');
-  if (ms) {
-    if (role !== 'primary' && role !== 'mirror') fail(ms[0], `applies to --role primary or mirror, not ${role}`);
-    mirroringStates = [];
-    for (const g of ms) {
-      for (const part of g.value.split(',')) {
-        const s = part.trim().toUpperCase();
-        if (!(MIRRORING_STATES as readonly string[]).includes(s)) {
-          fail(g, `expected mirroring states from ${MIRRORING_STATES.join(', ')}, not ${show(part.trim())}`);
-        }
-        if (s === 'PENDING_FAILOVER' && role === 'primary') fail(g, 'PENDING_FAILOVER never passes --role primary (a failover is under way)');
-        if (!mirroringStates.includes(s as MirroringState)) mirroringStates.push(s as MirroringState);
-      }
+    if (encrypt === 'strict' && (tls === '1.0' || tls === '1.1')) {
+      refuse('tls-min-version', `${tls} applies to --encrypt on only (--encrypt strict, TDS 8.0, needs SQL Server 2022 or later, which always has TLS 1.2)`);
     }
   }
 
-  let maxLagSeconds: number | undefined;
-  const lag = one('max-lag');
-  if (lag) {
-    if (role !== 'secondary') fail(lag, `applies to --role secondary, not ${role}`);
-    const v = text('max-lag')!;
-    if (!DECIMAL.test(v) || Number(v) > 2 ** 31) fail(lag, `expected seconds, 0 or more, not ${show(v)}`);
-    maxLagSeconds = Number(v);
+  // Check: what applies to which role
+  const states = p['mirroring-state'];
+  if (states) {
+    if (role !== 'primary' && role !== 'mirror') refuse('mirroring-state', `applies to --role primary or mirror, not ${role}`);
+    if (role === 'primary' && states.includes('PENDING_FAILOVER')) {
+      const g = values.get('mirroring-state')!.find((x) => x.value.split(',').some((s) => s.trim().toUpperCase() === 'PENDING_FAILOVER'))!;
+      fail(g, 'PENDING_FAILOVER never passes --role primary (a failover is under way)');
+    }
   }
-
-  const allowStandalone = flag('allow-standalone');
-  if (allowStandalone && role !== 'primary') fail(one('allow-standalone')!, `applies to --role primary, not ${role}`);
-  if (allowStandalone && flag('require-ha')) fail(one('allow-standalone')!, '--allow-standalone and --require-ha exclude each other');
+  if (p['max-lag'] !== undefined && role !== 'secondary') refuse('max-lag', `applies to --role secondary, not ${role}`);
+  const allowStandalone = p['allow-standalone'];
+  if (allowStandalone && role !== 'primary') refuse('allow-standalone', `applies to --role primary, not ${role}`);
+  if (allowStandalone && p['require-ha']) refuse('allow-standalone', '--allow-standalone and --require-ha exclude each other');
   // a standalone database passes --role primary only when the operator says so
-  const requireHa = flag('require-ha') || (role === 'primary' && !allowStandalone);
-  const partnerGiven = one('partner');
+  const requireHa = p['require-ha'] || (role === 'primary' && !allowStandalone);
   let partner: Settings['partner'];
-  if (partnerGiven) {
-    if (role !== 'primary') fail(partnerGiven, `applies to --role primary, not ${role}`);
-    partner = partnerOf(text('partner')!, partnerGiven, { port, instance });
+  if (p.partner) {
+    if (role !== 'primary') refuse('partner', `applies to --role primary, not ${role}`);
+    // without a port, the partner is asked as this server is: same port, or same instance
+    partner = p.partner.port !== undefined ? p.partner : { host: p.partner.host, port, instance: p.instance };
   }
-  const maintenanceFile = text('maintenance-file');
-  // A relative path would be looked for where keepalived starts the check (/), not where the
-  // operator tried it by hand: the drain would silently never happen.
-  if (maintenanceFile !== undefined && !isAbsolute(maintenanceFile)) {
-    fail(one('maintenance-file')!, `needs an absolute path, not ${show(maintenanceFile)}`);
-  }
-
-  let weight: number | undefined;
-  const w = one('weight');
-  if (w) {
-    const v = text('weight')!;
-    if (!INTEGER.test(v) || Number(v) > 253) fail(w, `expected an integer 0..253 (exit code N+2 for keepalived misc_dynamic), not ${show(v)}`);
-    weight = Number(v);
-  }
-
-  const logFile = text('log-file');
-  let logFd: number | undefined;
-  if (logFile !== undefined) logFd = openLogFile(logFile, one('log-file')!);
-
-  return {
-    host, port, instance, user, password, domain,
-    encrypt, trustServerCertificate, caFile, ca, tlsMinVersion, applicationName, timeoutMs,
-    databases, role, mirroringStates, maxLagSeconds, requireHa, allowStandalone, partner, maintenanceFile, weight,
-    verbose: flag('verbose'), json: flag('json'), logFile, logFd,
-  };
-}
-
-/** A host as --host takes it: a name or an address ([v6] unbracketed), or a UsageError naming it. */
-function checkHost(host: string, g: Given): string {
-  const fail = (what: string): never => {
-    throw new UsageError(`${g.origin}: ${what}`);
-  };
-  if (/^\[.*\]$/.test(host)) host = host.slice(1, -1); // [::1]
-  if (ipFamily(host) === 0) {
-    if (host.includes('\\')) fail(`${show(host)} looks like HOST\\INSTANCE; give the instance with --instance`);
-    if (/^[^:]+[:,]\d+$/.test(host)) fail(`${show(host)} includes a port; give it with --port`);
-    if (host.startsWith('/')) fail(`${show(host)} is a path, not a host (a unix socket cannot be checked)`);
-    const ascii = domainToASCII(host);
-    // domainToASCII drops tabs and line breaks (as URLs do): "a\nb" must not become "ab"
-    if (host.length > 253 || ascii === '' || /[\u0000-\u0020\u007f-\u009f\u2028\u2029]/.test(host) ||
-        !/^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*\.?$/.test(ascii)) {
-      fail(`${show(host)} is not a host name or IP address`);
-    }
-  }
-
-  return host;
-}
-
-/** --partner HOST[:PORT] ([v6]:PORT for an IPv6 address); without a port, this server's port or instance. */
-function partnerOf(value: string, g: Given, self: { port?: number; instance?: string }): NonNullable<Settings['partner']> {
-  const m = /^\[([^\]]*)\](?::(.*))?$/.exec(value) ?? (ipFamily(value) === 6 ? null : /^([^:]*)(?::(.*))?$/.exec(value));
-  const host = checkHost(m ? m[1] : value, g);
-  const p = m?.[2];
-  if (p === undefined) return { host, port: self.port, instance: self.instance };
-  if (!INTEGER.test(p) || Number(p) < 1 || Number(p) > 65535) throw new UsageError(`${g.origin}: expected a TCP port 1..65535 after the host, not ${show(p)}`);
-  return { host, port: Number(p) };
+  return { port, requireHa, partner };
 }
 
 /** Open the log file for appending (created 0640); a FIFO or a directory is refused, never waited on. */

@@ -416,7 +416,7 @@ test('the examples use only real options and settings, and keepalived and HAProx
     }
   }
   // Every setting in the example config file, set or commented out, is a real config key.
-  const keys = new Set(OPTIONS.filter((o) => !o.cliOnly).map((o) => o.name));
+  const keys = new Set<string>(OPTIONS.filter((o) => !o.cliOnly).map((o) => o.name));
   const conf = readFileSync(join(ROOT, `doc/examples/${NAME}.conf`), 'utf8');
   const settings = [...conf.matchAll(/^#? ?([a-z-]+) = \S/gm)].map((m) => m[1]);
   assert.ok(settings.length >= 5, `too few settings found in the example config: ${settings}`);
