@@ -44,17 +44,16 @@ export interface Settings {
   logFd?: number;
 }
 
-
+/** The options' values (each a list, as given) → Settings; the daemon calls it once per target. */
 export function toSettings(values: ReadonlyMap<OptionName, readonly Given[]>): Settings {
   const p = parseOptions(values);
   const agreed = crossOptionRules(p, values);
 
   // The files named, read only once the options agree.
-  const origin = (name: OptionName): Given => values.get(name)![0];
-  let password: string;
-  if (p['password-file'] !== undefined) password = readPasswordFile(p['password-file']);
-  else password = p.password!; // crossOptionRules: one of the two
-  if (password.length > 128) throw new UsageError(`${origin(p['password-file'] !== undefined ? 'password-file' : 'password').origin}: the password is longer than 128 characters`);
+  const first = (name: OptionName): Given => values.get(name)![0];
+  const fromFile = p['password-file'] !== undefined;
+  const password = fromFile ? readPasswordFile(p['password-file']!) : p.password!; // one of the two: crossOptionRules
+  if (password.length > 128) throw new UsageError(`${first(fromFile ? 'password-file' : 'password').origin}: the password is longer than 128 characters`);
 
   let ca: string | undefined;
   const caFile = p['ca-file'];
@@ -62,12 +61,12 @@ export function toSettings(values: ReadonlyMap<OptionName, readonly Given[]>): S
     try {
       ca = readRegularFile(caFile, 'CA file');
     } catch (err) {
-      fail(origin('ca-file'), (err as Error).message);
+      fail(first('ca-file'), (err as Error).message);
     }
-    if (!ca.includes('-----BEGIN CERTIFICATE-----')) fail(origin('ca-file'), `CA file ${caFile} holds no PEM certificate`);
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) fail(first('ca-file'), `CA file ${caFile} holds no PEM certificate`);
   }
   const logFile = p['log-file'];
-  const logFd = logFile === undefined ? undefined : openLogFile(logFile, origin('log-file'));
+  const logFd = logFile === undefined ? undefined : openLogFile(logFile, first('log-file'));
 
   return {
     host: p.host, port: agreed.port, instance: p.instance, user: p.user, password, domain: p.domain,

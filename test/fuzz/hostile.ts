@@ -3,6 +3,7 @@
 // some of them are not valid UTF-8 (they reach the binary through a shell script, see rawArgv).
 import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import type { OptionName } from '../../src/cli-spec.ts';
 
 export interface Hostile {
   label: string;
@@ -51,13 +52,13 @@ export const HOSTILE_NUMBERS: Hostile[] = [
   { label: 'fraction', bytes: b('2.5') },
 ];
 
-export const NUMERIC_OPTIONS = ['port', 'timeout', 'weight', 'max-lag'] as const;
+export const NUMERIC_OPTIONS = ['port', 'timeout', 'weight', 'max-lag'] as const satisfies readonly OptionName[];
 
 /** Options that take a value (hostile values go there); --config and --password-file are files. */
 export const VALUE_OPTIONS = [
   'host', 'port', 'instance', 'user', 'domain', 'encrypt', 'ca-file', 'application-name', 'timeout',
   'database', 'role', 'mirroring-state', 'max-lag', 'maintenance-file', 'weight', 'log-file', 'config', 'password-file', 'partner',
-] as const;
+] as const satisfies readonly OptionName[];
 
 /** Hostile values for the config file, where NUL and broken lines can appear too. */
 export const HOSTILE_CONFIG_LINES: Hostile[] = [
