@@ -91,6 +91,38 @@ test('every fault row left the daemon with one live loop per target, and the log
   assert.ok(sim.stats.logins <= 1 + reconnects, `${sim.stats.logins} logins for ${reconnects} reconnect attempts`);
 });
 
+test('fuzzed answers (a byte of each reply changed at random for 4 s): the daemon keeps running, answers only 200 or 503, and 200 after', { timeout: 60_000 }, async () => {
+  await waitForStatus(d, '/sql1/primary', 200, 10_000);
+  let seed = 12345;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  let mutated = 0;
+  await sim.setFault({
+    name: 'mutate',
+    mutate: (bytes, info) => {
+      if (info.phase !== 'query' || bytes.length <= 8) return bytes;
+      const out = Buffer.from(bytes);
+      out[8 + Math.floor(rand() * (out.length - 8))] ^= 1 + Math.floor(rand() * 255);
+      mutated++;
+      return out;
+    },
+  });
+  const start = performance.now();
+  const seen = new Map<string, number>();
+  while (performance.now() - start < 4000) {
+    const r = await d.get('/sql1/primary');
+    const key = `${r.status} ${String(r.json?.errorCode)}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+    assert.ok([200, 503].includes(r.status), `${r.status}: ${r.text.slice(0, 200)}`);
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  await sim.setFault(undefined);
+  assert.equal(d.child.exitCode, null, 'the daemon is still running');
+  assert.equal((await d.get('/health')).status, 200);
+  await waitForStatus(d, '/sql1/primary', 200, 40_000);
+  results.push(`fuzzed answers: ${mutated} replies changed; answers seen: ${[...seen].map(([k, n]) => `${k} x${n}`).join(', ')}`);
+  assert.ok(mutated > 3, 'replies were changed');
+});
+
 // The network cut: the server in a namespace of its own, reached over a veth pair whose root side
 // is set down, then up again.
 const netns = canCreateNetns();
