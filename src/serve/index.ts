@@ -101,7 +101,14 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     stopping = true;
     daemon.log(`stopping (${sig})`);
     daemon.stop();
-    // a stat stuck in a hung mount holds process.exit for as long: the timer's exit still comes first
+    // A stat held by a hung mount holds a thread of libuv's pool, which process.exit (and the end
+    // of the event loop) wait for, as long as the mount does: then the process ends itself with
+    // SIGKILL, at once (a hard NFS mount and FUSE give up a call on SIGKILL).
+    const held = [...daemon.pollers.values()].filter((p) => p.statHeld).map((p) => p.target.name);
+    if (held.length > 0) {
+      daemon.log(`a stat of the maintenance file of ${held.join(', ')} has not returned: ending with SIGKILL`);
+      process.kill(process.pid, 'SIGKILL');
+    }
     setTimeout(() => process.exit(0), 50).unref();
     setTimeout(() => process.kill(process.pid, 'SIGKILL'), STOP_WITHIN_MS).unref();
   };
