@@ -29,8 +29,10 @@ export function serveUsage(): string {
 
 Polls every target of FILE (default ${DEFAULT_CONFIG}) over one persistent connection each and
 answers HTTP checks from memory: GET|HEAD|OPTIONS /TARGET/ROLE[?max-lag=&mirroring-state=&database=]
-gives 200 (pass), 503 (fail or facts unknown), 404 (drained), 400 (bad request); GET /TARGET,
-/health, /metrics. SIGHUP reloads FILE; SIGTERM and SIGINT stop (exit 0).
+gives 200 (pass), 503 (fail, or facts unknown or older than max-age), 404 (drained), 400 (bad
+request); GET /TARGET (every role); GET /health (200 while every poll loop has completed a poll
+within max-age + timeout); GET /metrics (Prometheus). SIGHUP reloads FILE (a bad one is refused and
+the running config stays); SIGTERM and SIGINT stop (exit 0). Serve reads no MSSQL_* variable.
 
   -c, --config FILE   the serve config (mode 0600, or 0640 root:GROUP of the daemon's user)
   --check-config      validate FILE, print one line, exit 0 (valid) or 1
