@@ -82,6 +82,24 @@ for (const row of ROWS) {
   test(`fault: ${row.name}: 503 within interval + deadline, then 200 without a restart`, { timeout: 90_000 }, () => runRow(d, row));
 }
 
+test('reconnects back off: 0.5 s doubling while the server is away, from 0.5 s again after a poll that succeeds', { timeout: 60_000 }, async () => {
+  await waitForStatus(d, '/victim/primary', 200, 10_000);
+  const attempts = () => d.lines.filter((l) => /^mssql-role-check serve: victim: reconnecting to /.test(l)).length;
+  process.kill(-victim.daemon.child.pid!, 'SIGKILL');
+  await waitForStatus(d, '/victim/primary', 503, BOUND_MS + SLACK_MS);
+  const before = attempts();
+  await new Promise((r) => setTimeout(r, 8000));
+  const during = attempts() - before;
+  // without backoff a poll every 0.5 s would try 16 times in 8 s; with it: after 0.5, 1, 2, 4 s
+  results.push(`backoff: ${during} reconnect attempts in 8 s with the server away (a poll every ${INTERVAL_MS} ms)`);
+  assert.ok(during >= 2 && during <= 6, `${during} attempts in 8 s`);
+  victim = await SimProcess.start({ scenario: 'principal', host: '127.0.0.1', port: killedPort, name: 'victim' });
+  // the next attempt is at most 8 s away (the backoff then); after it, the backoff starts again from 0.5 s
+  const back = await waitForStatus(d, '/victim/primary', 200, 20_000);
+  results.push(`backoff: 200 again ${back.toFixed(0)} ms after the server came back`);
+  assert.ok(back < 8000 + SLACK_MS, `${back} ms`);
+});
+
 test('every fault row left the daemon with one live loop per target, and the logins were the reconnects only', async () => {
   const h = await d.get('/health');
   assert.equal(h.status, 200, h.text);
