@@ -179,7 +179,7 @@ export class Extras {
     });
     const port = (server.address() as { port: number }).port;
     this.agent = { server, host: a.host, port };
-    this.host.log(`agent-check listening on ${a.host.includes(':') ? `[${a.host}]` : a.host}:${port}`);
+    this.host.log(`agent-check at ${a.host.includes(':') ? `[${a.host}]` : a.host}:${port}`);
   }
 
   private agentResolve(req: AgentRequest): AgentResolution {
