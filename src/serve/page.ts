@@ -89,7 +89,8 @@ export function roleShown(f: DatabaseFacts | undefined): string {
   const groups = groupsOf(f);
   if (groups.length > 0) return groups.map((g) => `${g.ag_name ?? 'availability group'}: ${g.role_desc ?? 'role NULL'}`).join('; ');
   if (f.db_replica_id !== null) return 'in an availability group (rows hidden)';
-  return `${f.state_desc ?? 'state NULL'}, ${f.updateability ?? 'Updateability NULL'}`;
+  if (f.state_desc !== 'ONLINE') return f.state_desc ?? 'state NULL';
+  return `ONLINE, ${f.updateability ?? 'Updateability NULL'}`;
 }
 
 export function escapeHtml(v: unknown): string {
