@@ -7,6 +7,11 @@ import { History, escapeHtml, renderPage, roleShown } from '../src/serve/page.ts
 import type { PageData } from '../src/serve/page.ts';
 import { parseServeConfig } from '../src/serve/config.ts';
 import { probePortsOf, agentListenOf } from '../src/serve/extras.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { codeBlocks } from './helpers/readme-blocks.ts';
 import { agPrimary, agSecondary, mirror, principal, standalone } from './helpers/serve-targets.ts';
 
 const EVIL = `<script>alert("x")</script>&'`;
@@ -98,5 +103,35 @@ test('config: agent-listen, probe-port, probe-role, refused with file and line w
       continue;
     }
     assert.throws(() => parseServeConfig(text, 'serve.conf', {}), (e: Error) => e.message.includes(want), want);
+  }
+});
+
+// --- the README's examples of this section, as written ----------------------------------------------
+
+test('README: the agent-check and probe-port examples pass haproxy -c and keepalived --config-test', () => {
+  const heading = "The daemon's extras: groups, agent-check, probe ports, status page";
+  const dir = mkdtempSync(join(tmpdir(), 'serve-readme-'));
+  try {
+    const ini = codeBlocks(heading, 'ini');
+    assert.equal(ini.length, 1);
+    const conf = parseServeConfig(`user = monitor\npassword = x\ndatabase = appdb\n${ini[0]}`, 'serve.conf', {});
+    assert.deepEqual(conf.groups.map((g) => g.members), [['sql1', 'sql2']]);
+    assert.deepEqual(probePortsOf(conf).map((p) => p.port), [59999, 59998]);
+    const haproxy = [...codeBlocks('HAProxy agent-check', 'haproxy'), ...codeBlocks('TCP probe ports', 'haproxy')];
+    assert.equal(haproxy.length, 2);
+    for (const [i, block] of haproxy.entries()) {
+      const f = join(dir, `haproxy-${i}.cfg`);
+      writeFileSync(f, `defaults\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s\n${block}`);
+      const r = spawnSync('haproxy', ['-c', '-f', f], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${block}\n${r.stdout}${r.stderr}`);
+    }
+    const keepalived = codeBlocks('TCP probe ports', 'keepalived');
+    assert.equal(keepalived.length, 1);
+    const f = join(dir, 'keepalived.conf');
+    writeFileSync(f, keepalived[0]);
+    const r = spawnSync('keepalived', ['--config-test', '--use-file', f], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -214,6 +214,10 @@ test('HAProxy: agent-check and TCP checks of the probe ports follow the daemon: 
   rmSync(join(d.dir, 'drain-m1'));
   const backMs = await haproxyShows(/^agent m1=UP m2=DOWN; probe m1=UP m2=DOWN$/);
   assert.match((await statsCommand(sock, 'show servers state by_agent')), /m1/);
+  // a drain set on HAProxy's command line is undone by the agent's next "ready" (the README says so)
+  await statsCommand(sock, 'set server by_agent/m1 state drain');
+  assert.match((await serverStatus(sock, 'by_agent')).get('m1')!, /^DRAIN/);
+  await haproxyShows(/^agent m1=UP m2=DOWN; probe m1=UP m2=DOWN$/);
   console.log(`# HAProxy: DRAIN ${drainMs.toFixed(0)} ms after the maintenance file appeared, UP ${backMs.toFixed(0)} ms after it went (interval 0.2 s, agent-inter 0.2 s)`);
 
   // a failover: both backends swap
