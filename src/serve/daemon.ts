@@ -63,6 +63,7 @@ export class Daemon {
         if (why.startsWith('attempt')) this.metrics.reconnect(p);
         this.log(`${p.target.name}: ${why.startsWith('attempt') ? `reconnecting to ${serverName(p.config.settings)} (${why})` : why}`);
       },
+      judge: (p, ask, now) => this.extras.judge(p, ask, now),
       verdictChanged: (p, database, from, to, reason, code) => {
         if (from !== 'unknown' && from !== to) this.metrics.roleChanged(p, database);
         this.log(`${p.target.name}: database ${JSON.stringify(database)} as ${p.config.settings.role}: ${from} -> ${to}${code ? ` (${code})` : ''}: ${reason}`);

@@ -30,7 +30,8 @@ export function serveUsage(): string {
 Polls every target of FILE (default ${DEFAULT_CONFIG}) over one persistent connection each and
 answers HTTP checks from memory: GET|HEAD|OPTIONS /TARGET/ROLE[?max-lag=&mirroring-state=&database=]
 gives 200 (pass), 503 (fail or facts unknown), 404 (drained), 400 (bad request); GET /TARGET,
-/health, /metrics. SIGHUP reloads FILE; SIGTERM and SIGINT stop (exit 0).
+/health, /metrics; GET / (status page), /targets (its data), /group/NAME/primary; HAProxy's
+agent-check on agent-listen. SIGHUP reloads FILE; SIGTERM and SIGINT stop (exit 0).
 
   -c, --config FILE   the serve config (mode 0600, or 0640 root:GROUP of the daemon's user)
   --check-config      validate FILE, print one line, exit 0 (valid) or 1
@@ -38,7 +39,7 @@ gives 200 (pass), 503 (fail or facts unknown), 404 (drained), 400 (bad request);
   -h, --help          this help
 
 FILE: the one-shot's "name = value" lines; names before the first section are defaults for every
-target, [NAME] starts a target. The one-shot's settings, and these:
+target, [NAME] starts a target, [group NAME] a group. The one-shot's settings, and these:
 ${names}
 Not accepted in FILE:
 ${refused}

@@ -51,17 +51,15 @@ const probe: Record<string, number> = {};
 for (const n of ['sql1', 'sql2', 'ag1', 'ag2', 'm1', 'm2']) probe[n] = await freePort();
 
 const section = (name: string, sim: SqlSim, extra = '') => `[${name}]\nhost = 127.0.0.1\nport = ${sim.port}\nprobe-port = ${probe[name]}\n${extra}`;
-const d = await startServe({
-  bin: BIN_X64,
-  config: [
-    `user = monitor\npassword = ${MONITOR_PASSWORD}\ndatabase = appdb\nencrypt = off\nlisten = 127.0.0.1:0\nagent-listen = 127.0.0.1:0\ninterval = 0.2\nmax-age = 0.6\ntimeout = 2\n`,
-    section('sql1', sqlA), section('sql2', sqlB),
-    section('ag1', agA, 'database = agdb\n'), section('ag2', agB, 'database = agdb\n'),
-    section('m1', m1, 'maintenance-file = @DIR@/drain-m1\nweight = 50\n'), section('m2', m2),
-    `[xss]\nhost = 127.0.0.1\nport = ${sqlB.port}\ndatabase = ${XSS_DB}\n`,
-    '[group pair]\nmembers = sql1, sql2\n', '[group ag]\nmembers = ag1, ag2\n', '[group mp]\nmembers = m1, m2\n',
-  ].join('\n'),
-});
+const configText = [
+  `user = monitor\npassword = ${MONITOR_PASSWORD}\ndatabase = appdb\nencrypt = off\nlisten = 127.0.0.1:0\nagent-listen = 127.0.0.1:0\ninterval = 0.2\nmax-age = 0.6\ntimeout = 2\n`,
+  section('sql1', sqlA), section('sql2', sqlB),
+  section('ag1', agA, 'database = agdb\n'), section('ag2', agB, 'database = agdb\n'),
+  section('m1', m1, 'maintenance-file = @DIR@/drain-m1\nweight = 50\n'), section('m2', m2),
+  `[xss]\nhost = 127.0.0.1\nport = ${sqlB.port}\ndatabase = ${XSS_DB}\n`,
+  '[group pair]\nmembers = sql1, sql2\n', '[group ag]\nmembers = ag1, ag2\n', '[group mp]\nmembers = m1, m2\n',
+].join('\n');
+const d = await startServe({ bin: BIN_X64, config: configText });
 const agentPort = Number(/agent-check at 127\.0\.0\.1:(\d+)/.exec(await d.waitForLine(/agent-check at /))![1]);
 after(async () => {
   await d.stop();
@@ -140,6 +138,8 @@ for (const row of splitRows) {
     assert.equal(h.status, 200, h.text);
     assert.equal(h.json!.primary, row.holder);
     await d.waitForLine(new RegExp(`group ${row.group}: split brain over for primary of "${row.database}"`));
+    // the state-change log speaks of the same verdict as the answers: the group's
+    await d.waitForLine(new RegExp(`${row.holder}: database "${row.database}" as primary: \\w+ -> pass`));
     assert.ok(!(await d.get('/metrics')).text.includes(`mssql_role_check_split_brain{group="${row.group}"`), 'no split brain in the gauge once healed');
   });
 }
@@ -297,4 +297,20 @@ test('the status page in headless Chromium: rows and verdicts before and after a
   assert.deepEqual((await d.get('/?format=json')).json!.groups, data.groups);
   assert.ok(!j.text.includes(MONITOR_PASSWORD) && !afterDom.includes(MONITOR_PASSWORD));
   pair.failover();
+});
+
+test('reload (SIGHUP): a probe port no longer configured closes; a bad probe-port is refused and the old config keeps serving', { timeout: 30_000 }, async () => {
+  await settle(['m1', 'm2'], (s) => passing(s.m1) && failing(s.m2));
+  let from = d.lines.length;
+  d.writeConfig(configText.replace(`probe-port = ${probe.m1}\n`, 'probe-port = 0\n'));
+  d.child.kill('SIGHUP');
+  await d.waitForLine(/reload refused, the running config stays: .*probe-port: expected a TCP port 1\.\.65535, not 0/, 5000, from);
+  assert.equal(await port('m1'), 'open', 'the old config keeps serving');
+  from = d.lines.length;
+  d.writeConfig(configText.replace(`probe-port = ${probe.m1}\n`, ''));
+  d.child.kill('SIGHUP');
+  await d.waitForLine(/reloaded /, 5000, from);
+  await waitUntil('m1\'s probe port to close', async () => (await port('m1')) === 'ECONNREFUSED', 3000);
+  assert.equal((await d.get('/m1/primary')).status, 200, 'm1 still passes; only its probe port is gone');
+  assert.equal(await agent('m1 primary'), 'up ready 50%\n', 'the agent listener stays');
 });
