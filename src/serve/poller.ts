@@ -5,6 +5,10 @@
 // start again from 0.5 s after a poll that succeeds. The loop ticks every interval whatever
 // happens (a tick while backing off completes at once with the last error), so /health can tell
 // a loop that is alive from one that is stuck.
+// tedious directly, not mssql's ConnectionPool: the pool would bypass openConnection's guards
+// (resolver, Browser, TLS and ENVCHANGE checks), and against sqlsim a ConnectionPool (max 1)
+// logged in twice, on two TCP connections, before its first query was answered (connect()
+// validates with a connection of its own), where a session logs in once.
 import { stat } from 'node:fs/promises';
 import { openSession, ProbeFailure } from '../prober/index.ts';
 import type { Session, ProbeError } from '../prober/index.ts';
