@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { existsSync, mkdirSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { startSqlSim, startMirroredPair } from '../sqlsim/server.ts';
 import type { SqlSim } from '../sqlsim/server.ts';
 import { scenarioFile } from '../sqlsim/scenarios.ts';
@@ -125,6 +125,8 @@ for (const row of splitRows) {
     const metrics = (await d.get('/metrics')).text;
     assert.match(metrics, new RegExp(`mssql_role_check_split_brain\\{group="${row.group}",role="primary",database="${row.database}"\\} 1`));
     assert.match(metrics, new RegExp(`mssql_role_check_split_brains_total\\{group="${row.group}",role="primary",database="${row.database}"\\} 1`));
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(lint.status, 0, `promtool, during the split brain: ${lint.stdout}${lint.stderr}`);
     // logged once, however many polls see it
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(d.lines.filter((l) => l.includes(`group ${row.group}: split brain:`)).length, 1, d.lines.join('\n'));
