@@ -16,7 +16,7 @@ import type { SqlSim } from '../sqlsim/server.ts';
 import { scenarioFile } from '../sqlsim/scenarios.ts';
 import type { Scenario } from '../sqlsim/types.ts';
 import { startServe, MONITOR_PASSWORD } from './daemon.ts';
-import { BIN_X64, ROOT } from '../helpers/paths.ts';
+import { BIN_X64, BIN_ARM64, ROOT } from '../helpers/paths.ts';
 import { Daemon as Program, freePort, waitUntil, tempDir } from '../peers/harness.ts';
 import { serverStatus, statsCommand } from '../peers/haproxy.ts';
 
@@ -315,4 +315,39 @@ test('reload (SIGHUP): a probe port no longer configured closes; a bad probe-por
   await waitUntil('m1\'s probe port to close', async () => (await port('m1')) === 'ECONNREFUSED', 3000);
   assert.equal((await d.get('/m1/primary')).status, 200, 'm1 still passes; only its probe port is gone');
   assert.equal(await agent('m1 primary'), 'up ready 50%\n', 'the agent listener stays');
+});
+
+test('the packed arm64 binary (qemu) runs the extras: agent-check, a probe port, the group, the page', { timeout: 90_000 }, async () => {
+  assert.ok(existsSync(BIN_ARM64), `${BIN_ARM64} is missing: run make first`);
+  const pp = await freePort();
+  const a = await startServe({
+    bin: BIN_ARM64, via: ['qemu-aarch64-static'], limitMs: 30_000,
+    config: `user = monitor\npassword = ${MONITOR_PASSWORD}\ndatabase = appdb\nencrypt = off\nlisten = 127.0.0.1:0\nagent-listen = 127.0.0.1:0\n`
+      + `[m1]\nhost = 127.0.0.1\nport = ${m1.port}\nprobe-port = ${pp}\n[m2]\nhost = 127.0.0.1\nport = ${m2.port}\n[group mp]\nmembers = m1, m2\n`,
+  });
+  try {
+    const ap = Number(/agent-check at 127\.0\.0\.1:(\d+)/.exec(await a.waitForLine(/agent-check at /, 30_000))![1]);
+    const ask = (line: string) => new Promise<string>((resolve, reject) => {
+      const s = connect(ap, '127.0.0.1');
+      let buf = '';
+      s.on('connect', () => s.write(line + '\n'));
+      s.on('data', (b) => { buf += b.toString(); });
+      s.on('error', reject);
+      s.on('close', () => resolve(buf));
+    });
+    await waitUntil('m1 to pass on arm64', async () => (await ask('m1 primary')) === 'up ready 100%\n', 20_000, 100);
+    assert.match(await ask('m2 primary'), /^down #/);
+    const g = await a.get('/group/mp/primary');
+    assert.equal(g.json!.primary, 'm1', g.text);
+    const page = await a.get('/');
+    assert.match(page.headers['content-type'] as string, /^text\/html/);
+    assert.match(page.text, /<tr data-target="m1" data-database="appdb" data-verdict="pass">/);
+    await waitUntil('the probe port to listen', () => new Promise<boolean>((resolve) => {
+      const s = connect(pp, '127.0.0.1');
+      s.on('connect', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    }), 5000, 50);
+  } finally {
+    assert.equal((await a.stop()).code, 0);
+  }
 });
