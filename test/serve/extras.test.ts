@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { existsSync, mkdirSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { startSqlSim, startMirroredPair } from '../sqlsim/server.ts';
 import type { SqlSim } from '../sqlsim/server.ts';
 import { scenarioFile } from '../sqlsim/scenarios.ts';
@@ -247,6 +247,53 @@ function chromium(args: string[]): Promise<string> {
       { encoding: 'utf8', timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
   });
 }
+/**
+ * Load `url` in headless Chromium at width x height and evaluate `expression` there, through the
+ * DevTools protocol (a WebSocket of Node's own): what the browser computed, not the HTML sent.
+ */
+async function inBrowser(url: string, width: number, height: number, expression: string): Promise<unknown> {
+  const child = spawn(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile.dir}-cdp`,
+    '--remote-debugging-port=0', `--window-size=${width},${height}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    const wsUrl = await new Promise<string>((resolve, reject) => {
+      let err = '';
+      const timer = setTimeout(() => reject(new Error(`no DevTools address from chromium: ${err}`)), 30_000);
+      child.stderr!.on('data', (b: Buffer) => {
+        err += b.toString();
+        const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      });
+    });
+    const port = new URL(wsUrl).port;
+    const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json() as { type: string; webSocketDebuggerUrl: string }[];
+    const ws = new WebSocket(targets.find((t) => t.type === 'page')!.webSocketDebuggerUrl);
+    await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+    let id = 0;
+    const waiting = new Map<number, (v: { result?: unknown; error?: unknown }) => void>();
+    const events: string[] = [];
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(String(m.data)) as { id?: number; method?: string; result?: unknown; error?: unknown };
+      if (msg.id !== undefined) waiting.get(msg.id)?.(msg);
+      else if (msg.method) events.push(msg.method);
+    };
+    const call = (method: string, params: object = {}) => new Promise<{ result?: any; error?: unknown }>((resolve) => {
+      const n = ++id;
+      waiting.set(n, resolve);
+      ws.send(JSON.stringify({ id: n, method, params }));
+    });
+    await call('Page.enable');
+    await call('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: 1, mobile: width < 600 });
+    await call('Page.navigate', { url });
+    await waitUntil('the page to load', () => events.includes('Page.loadEventFired'), 20_000, 20);
+    const r = await call('Runtime.evaluate', { expression, returnByValue: true });
+    ws.close();
+    if (r.error || r.result?.exceptionDetails) throw new Error(`evaluate: ${JSON.stringify(r.error ?? r.result.exceptionDetails)}`);
+    return r.result.result.value;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
 /** The rows of the targets table as the browser built them: target, database, verdict. */
 function rowsOf(dom: string): Map<string, string> {
   const rows = new Map<string, string>();
@@ -289,6 +336,19 @@ test('the status page in headless Chromium: rows and verdicts before and after a
   assert.ok(statSync(shot).size > 10_000, 'a screenshot of the page');
   assert.ok(statSync(narrow).size > 5_000, 'a screenshot of the page on a narrow screen');
   console.log(`# screenshots: dist/serve-status.png (${statSync(shot).size} bytes), dist/serve-status-narrow.png`);
+
+  // on a narrow screen, through the DevTools protocol: nothing wider than the screen, a card per row
+  const narrowView = await inBrowser(url, 390, 844, `(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    rows: [...document.querySelectorAll('tr[data-target]')].map((tr) => [tr.dataset.target, tr.dataset.verdict, getComputedStyle(tr).display]),
+    scripts: document.querySelectorAll('script').length,
+  }))()`) as { scrollWidth: number; rows: [string, string, string][]; scripts: number };
+  assert.ok(narrowView.scrollWidth <= 390, `the page is ${narrowView.scrollWidth} px wide on a 390 px screen`);
+  assert.equal(narrowView.rows.length, 7);
+  assert.ok(narrowView.rows.every(([, , display]) => display === 'block'), JSON.stringify(narrowView.rows));
+  assert.deepEqual(narrowView.rows.find(([t]) => t === 'm2')!.slice(0, 2), ['m2', 'pass']);
+  assert.equal(narrowView.scripts, 0);
+  console.log(`# narrow screen (390 px): the page is ${narrowView.scrollWidth} px wide, ${narrowView.rows.length} rows as cards`);
 
   // the page's data as JSON
   const j = await d.get('/targets');
