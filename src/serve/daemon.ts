@@ -52,7 +52,7 @@ export class Daemon {
     this.events = {
       polled: (p, ms, error) => {
         this.metrics.polled(p, ms, error?.code ?? null);
-        this.extras.polled();
+        this.extras.polled(p.target.name);
         if (opts.verbose) {
           const snap = p.target.snapshot;
           const what = error ? `no facts (${error.code}): ${probeReason(error, p.config.settings)}` : `facts of ${snap.facts?.length ?? 0} database(s)`;
