@@ -14,6 +14,7 @@ import { defaultAsk } from './state.ts';
 import type { Given } from '../options.ts';
 import { UsageError } from '../errors.ts';
 import { ipFamily } from '../ip.ts';
+import { checkExtras } from './extras.ts';
 
 export const DEFAULT_CONFIG = '/etc/mssql-role-check/serve.conf';
 export const DEFAULT_LISTEN = '127.0.0.1:8008';
@@ -42,7 +43,12 @@ export const SERVE_OPTIONS: ServeOptionSpec[] = [
     help: 'facts older than this are never served as a pass (default: 3 x interval; at least interval)' },
   { name: 'password-credential', arg: 'NAME', scopes: ['defaults', 'target'],
     help: `read the password from $CREDENTIALS_DIRECTORY/NAME (systemd LoadCredential=); a target with no password, password-file or password-credential reads $CREDENTIALS_DIRECTORY/${DEFAULT_CREDENTIAL} when CREDENTIALS_DIRECTORY is set` },
-  { name: 'members', arg: 'TARGET, ...', scopes: ['group'], help: 'the targets of a group' },
+  { name: 'members', arg: 'TARGET, ...', scopes: ['group'], help: 'the targets of a group: for each database at most one of them passes primary (and mirror); two claimants and both fail' },
+  { name: 'agent-listen', arg: 'ADDRESS:PORT', scopes: ['defaults'],
+    help: 'the HAProxy agent-check listener (agent-send "TARGET ROLE [name=value ...]\\n"); none unless given' },
+  { name: 'probe-port', arg: '[ADDRESS:]PORT', scopes: ['target'],
+    help: 'a TCP port that listens only while the target passes probe-role (ADDRESS: the host of listen unless given)' },
+  { name: 'probe-role', arg: 'ROLE', scopes: ['defaults', 'target'], default: 'primary', help: 'the role the probe port follows' },
 ];
 
 /**
@@ -268,7 +274,9 @@ export function parseServeConfig(text: string, path: string, env: NodeJS.Process
     }
   }
   const secrets = [...new Set(targets.map((t) => t.settings.password))];
-  return { path, listen, targets, groups, secrets, serveDefaults: defaults.serve, serveValues };
+  const config: ServeConfig = { path, listen, targets, groups, secrets, serveDefaults: defaults.serve, serveValues };
+  checkExtras(config);
+  return config;
 }
 
 export const ROLES: Role[] = ['primary', 'secondary', 'mirror', 'online'];

@@ -16,6 +16,7 @@ import { target as serverName } from '../output.ts';
 import { probeReason } from '../run.ts';
 import { scrub } from '../output.ts';
 import type { IncomingMessage } from 'node:http';
+import { Extras } from './extras.ts';
 
 export interface DaemonOptions {
   configPath: string;
@@ -37,6 +38,8 @@ export class Daemon {
   config: ServeConfig;
   readonly pollers = new Map<string, Poller>();
   readonly metrics: Metrics;
+  /** groups, agent-check, probe ports, the status page */
+  readonly extras: Extras;
   private server: Server | undefined;
   private readonly opts: DaemonOptions;
   private readonly events: PollEvents;
@@ -44,10 +47,12 @@ export class Daemon {
   private constructor(config: ServeConfig, opts: DaemonOptions) {
     this.config = config;
     this.opts = opts;
-    this.metrics = createMetrics(() => this.pollers.values());
+    this.metrics = createMetrics(() => this.pollers.values(), (p, ask, now) => this.extras.judge(p, ask, now));
+    this.extras = new Extras({ pollers: () => this.pollers, config: () => this.config, log: (l) => this.log(l), registry: this.metrics.registry });
     this.events = {
       polled: (p, ms, error) => {
         this.metrics.polled(p, ms, error?.code ?? null);
+        this.extras.polled(p.target.name);
         if (opts.verbose) {
           const snap = p.target.snapshot;
           const what = error ? `no facts (${error.code}): ${probeReason(error, p.config.settings)}` : `facts of ${snap.facts?.length ?? 0} database(s)`;
@@ -58,6 +63,7 @@ export class Daemon {
         if (why.startsWith('attempt')) this.metrics.reconnect(p);
         this.log(`${p.target.name}: ${why.startsWith('attempt') ? `reconnecting to ${serverName(p.config.settings)} (${why})` : why}`);
       },
+      judge: (p, ask, now) => this.extras.judge(p, ask, now),
       verdictChanged: (p, database, from, to, reason, code) => {
         if (from !== 'unknown' && from !== to) this.metrics.roleChanged(p, database);
         this.log(`${p.target.name}: database ${JSON.stringify(database)} as ${p.config.settings.role}: ${from} -> ${to}${code ? ` (${code})` : ''}: ${reason}`);
@@ -69,6 +75,12 @@ export class Daemon {
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const d = new Daemon(readServeConfig(opts.configPath, opts.env), opts);
     d.server = await d.bind(d.config);
+    try {
+      await d.extras.start();
+    } catch (err) {
+      d.stop();
+      throw err;
+    }
     for (const t of d.config.targets) d.startLoop(t);
     const a = d.address();
     d.log(`listening on ${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}, ${d.config.targets.length} target(s): ${d.config.targets.map((t) => `${t.name} (${serverName(t.settings)})`).join(', ')}`);
@@ -97,7 +109,8 @@ export class Daemon {
         const notYet = [...this.pollers.values()].filter((p) => p.lastTickAt === null && now - p.startedAt > p.config.maxAgeMs + p.config.settings.timeoutMs).map((p) => p.target.name);
         return { ok: late.length + notYet.length === 0, late: [...late, ...notYet] };
       },
-      extra: (req: IncomingMessage, path, query) => this.opts.extra?.(req, path, query),
+      extra: (req: IncomingMessage, path, query) => this.extras.route(req, path, query) ?? this.opts.extra?.(req, path, query),
+      judge: (p, ask, now) => this.extras.judge(p, ask, now),
     };
     return listen(routes, c.listen.host, c.listen.port, (line) => this.log(line));
   }
@@ -148,6 +161,7 @@ export class Daemon {
     for (const t of next.targets) if (!this.pollers.has(t.name)) this.startLoop(t);
     const added = next.targets.filter((t) => !kept.includes(t.name) && !restarted.includes(t.name)).map((t) => t.name);
     const removed = old.targets.filter((t) => !next.targets.some((x) => x.name === t.name)).map((t) => t.name);
+    await this.extras.reloaded();
     this.log(`reloaded ${this.opts.configPath}: kept ${kept.join(', ') || 'none'}; reconnecting ${restarted.join(', ') || 'none'}; added ${added.join(', ') || 'none'}; removed ${removed.join(', ') || 'none'}`);
     return true;
   }
@@ -157,5 +171,6 @@ export class Daemon {
     this.server?.close();
     this.server?.closeAllConnections();
     for (const p of this.pollers.values()) p.stop();
+    this.extras.stop();
   }
 }

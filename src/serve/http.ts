@@ -37,15 +37,17 @@ export interface Routes {
   /** /health: every loop alive and ticked within its max-age */
   health(nowMs: number): { ok: boolean; late: string[] };
   /** a path the core does not know (/, /targets, /group/..., for the extras); undefined: 404 */
-  extra?(req: IncomingMessage, path: string, query: URLSearchParams): { status: number; body: unknown } | undefined;
+  extra?(req: IncomingMessage, path: string, query: URLSearchParams): { status: number; body: unknown; type?: string } | undefined;
+  /** the answer to a request (extras.ts: the group rule over state.ts answer()); default answer() */
+  judge?(p: Poller, ask: Ask, nowMs: number): Answer;
 }
 
-const ROLE_ALIASES: Record<string, Role> = { primary: 'primary', principal: 'primary', secondary: 'secondary', mirror: 'mirror', online: 'online' };
+export const ROLE_ALIASES: Record<string, Role> = { primary: 'primary', principal: 'primary', secondary: 'secondary', mirror: 'mirror', online: 'online' };
 const PARAMS = ['max-lag', 'mirroring-state', 'database'];
 const TARGET_PATH = /^\/([A-Za-z0-9_.-]{1,64})(?:\/([A-Za-z]{1,16}))?\/?$/;
 
 /** The request's role options as one-shot values ("?max-lag" as their origin), or a 400's reason. */
-function paramValues(query: URLSearchParams, p: Poller): Map<string, Given[]> {
+export function paramValues(query: URLSearchParams, p: Poller): Map<string, Given[]> {
   const given = new Map<string, Given[]>();
   for (const key of new Set(query.keys())) {
     if (!PARAMS.includes(key)) throw new UsageError(`unknown parameter ${JSON.stringify(key.slice(0, 40))} (known: ${PARAMS.join(', ')})`);
@@ -124,15 +126,16 @@ function handle(routes: Routes, req: IncomingMessage, res: ServerResponse): void
   const p = m ? routes.pollers().get(m[1]) : undefined;
   if (!m || !p) {
     const extra = routes.extra?.(req, path, query);
-    if (extra) return send(req, res, extra.status, extra.body, secrets);
+    if (extra) return send(req, res, extra.status, extra.body, secrets, extra.type);
     return send(req, res, 404, { error: 'no such target or endpoint' }, secrets);
   }
   const now = Date.now();
+  const judge = (ask: Ask) => (routes.judge ? routes.judge(p, ask, now) : answer(p.target, ask, now, p.config.maxAgeMs));
   if (m[2] === undefined) {
     if (query.size > 0) return send(req, res, 400, { error: 'GET /TARGET takes no parameter (ask /TARGET/ROLE)' }, secrets);
     const snap = p.target.snapshot;
     const roles = Object.fromEntries(ROLES.map((r) => {
-      const a = answer(p.target, p.config.asks[r], now, p.config.maxAgeMs);
+      const a = judge(p.config.asks[r]);
       return [r, { status: a.status, pass: a.pass, reason: a.reason, errorCode: a.errorCode }];
     }));
     const s = p.config.settings;
@@ -151,7 +154,7 @@ function handle(routes: Routes, req: IncomingMessage, res: ServerResponse): void
     if (err instanceof UsageError) return send(req, res, 400, { error: err.message }, secrets);
     throw err;
   }
-  const a = answer(p.target, ask, now, p.config.maxAgeMs);
+  const a = judge(ask);
   send(req, res, a.status, body(p, ask, a, secrets), secrets);
 }
 

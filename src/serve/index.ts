@@ -31,8 +31,10 @@ Polls every target of FILE (default ${DEFAULT_CONFIG}) over one persistent conne
 answers HTTP checks from memory: GET|HEAD|OPTIONS /TARGET/ROLE[?max-lag=&mirroring-state=&database=]
 gives 200 (pass), 503 (fail, or facts unknown or older than max-age), 404 (drained), 400 (bad
 request); GET /TARGET (every role); GET /health (200 while every poll loop has completed a poll
-within max-age + timeout); GET /metrics (Prometheus). SIGHUP reloads FILE (a bad one is refused and
-the running config stays); SIGTERM and SIGINT stop (exit 0). Serve reads no MSSQL_* variable.
+within max-age + timeout); GET /metrics (Prometheus); GET / (the status page), /targets (its
+data), /group/NAME/primary; HAProxy's agent-check on agent-listen. SIGHUP reloads FILE (a bad one
+is refused and the running config stays); SIGTERM and SIGINT stop (exit 0). Serve reads no MSSQL_*
+variable.
 
   -c, --config FILE   the serve config (mode 0600, or 0640 root:GROUP of the daemon's user)
   --check-config      validate FILE, print one line, exit 0 (valid) or 1
@@ -40,7 +42,7 @@ the running config stays); SIGTERM and SIGINT stop (exit 0). Serve reads no MSSQ
   -h, --help          this help
 
 FILE: the one-shot's "name = value" lines; names before the first section are defaults for every
-target, [NAME] starts a target. The one-shot's settings, and these:
+target, [NAME] starts a target, [group NAME] a group. The one-shot's settings, and these:
 ${names}
 Not accepted in FILE:
 ${refused}

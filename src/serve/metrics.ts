@@ -4,6 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { Registry, Gauge, Counter, Histogram } from 'prom-client';
 import { answer } from './state.ts';
+import type { Answer, Ask } from './state.ts';
 import { ROLES } from './config.ts';
 import type { Poller } from './poller.ts';
 
@@ -17,7 +18,7 @@ export interface Metrics {
   text(): Promise<string>;
 }
 
-export function createMetrics(pollers: () => Iterable<Poller>): Metrics {
+export function createMetrics(pollers: () => Iterable<Poller>, judge: (p: Poller, ask: Ask, nowMs: number) => Answer = (p, ask, now) => answer(p.target, ask, now, p.config.maxAgeMs)): Metrics {
   const registry = new Registry();
   processMetrics(registry);
   const up = new Gauge({
@@ -44,7 +45,7 @@ export function createMetrics(pollers: () => Iterable<Poller>): Metrics {
       for (const p of pollers()) {
         for (const d of p.config.settings.databases) {
           for (const r of ROLES) {
-            const a = answer(p.target, { ...p.config.asks[r], databases: [d] }, now, p.config.maxAgeMs);
+            const a = judge(p, { ...p.config.asks[r], databases: [d] }, now);
             this.set({ target: p.target.name, database: d, role: r }, a.status === 200 ? 1 : 0);
           }
         }

@@ -15,7 +15,7 @@ import type { Session, ProbeError } from '../prober/index.ts';
 import { PhaseClock } from '../phases.ts';
 import { maintenanceFrom } from '../run.ts';
 import { answer, defaultAsk } from './state.ts';
-import type { Target, Snapshot } from './state.ts';
+import type { Target, Snapshot, Answer, Ask } from './state.ts';
 import type { TargetConfig } from './config.ts';
 
 export const BACKOFF_FIRST_MS = 500;
@@ -33,6 +33,8 @@ export interface PollEvents {
   reconnect(p: Poller, why: string): void;
   /** a database's verdict under the target's role changed */
   verdictChanged(p: Poller, database: string, from: VerdictLabel, to: VerdictLabel, reason: string, errorCode: string | null): void;
+  /** the answer to an ask (extras.ts: the group rule); default state.ts answer() */
+  judge?(p: Poller, ask: Ask, nowMs: number): Answer;
 }
 
 export class Poller {
@@ -96,7 +98,8 @@ export class Poller {
     const now = Date.now();
     const own = defaultAsk(this.config.settings);
     for (const database of this.config.settings.databases) {
-      const a = answer(this.target, { ...own, databases: [database] }, now, this.config.maxAgeMs);
+      const ask = { ...own, databases: [database] };
+      const a = this.events.judge ? this.events.judge(this, ask, now) : answer(this.target, ask, now, this.config.maxAgeMs);
       const to: VerdictLabel = a.status === 200 ? 'pass' : a.status === 404 ? 'drained' : 'fail';
       const from = this.verdicts.get(database) ?? 'unknown';
       const key = `${to} ${a.errorCode}`;

@@ -36,6 +36,8 @@ export interface Ask {
   maxLagSeconds?: number;
   requireHa: boolean;
   allowStandalone: boolean;
+  /** the other members of the target's group stand in for --partner (groups.ts): the verdict leaves the two-writers question to them */
+  partner?: boolean;
 }
 
 export type Status = 200 | 503 | 404;

@@ -84,7 +84,9 @@ test('request parameters, judged by the one-shot\'s rules: a table', async () =>
     ['/sql1/leader', 400, /unknown role "leader"/],
     ['/sql9/primary', 404, /no such target/],
     ['/sql1/primary/extra', 404, null],
-    ['/', 404, null],
+    ['/', 200, null], // the status page (extras.ts)
+    ['/group/none/primary', 404, /no group "none"/],
+    ['/?colour=blue', 400, /unknown parameter "colour"/],
   ];
   for (const [path, status, message] of rows) {
     const r = await get(path);
