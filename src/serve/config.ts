@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { OPTIONS } from '../cli-spec.ts';
 import { parseConfig, readPrivateFile } from '../config-file.ts';
 import type { ConfigEntry } from '../config-file.ts';
+import type { OptionName } from '../cli-spec.ts';
 import { toSettings, show } from '../settings.ts';
 import type { Settings, Role } from '../settings.ts';
 import type { Ask } from './state.ts';
@@ -15,6 +16,13 @@ import type { Given } from '../options.ts';
 import { UsageError } from '../errors.ts';
 import { ipFamily } from '../ip.ts';
 import { checkExtras } from './extras.ts';
+
+/** A serve-only name's line (the one-shot's names are ConfigEntry, typed by OptionName). */
+export interface ServeEntry {
+  name: string;
+  value: string;
+  line: number;
+}
 
 export const DEFAULT_CONFIG = '/etc/mssql-role-check/serve.conf';
 export const DEFAULT_LISTEN = '127.0.0.1:8008';
@@ -75,7 +83,7 @@ export interface TargetConfig {
   intervalMs: number;
   maxAgeMs: number;
   /** the one-shot values as toSettings took them, less the password and CA file (askFor re-judges a request's role options with them) */
-  values: Map<string, Given[]>;
+  values: Map<OptionName, Given[]>;
   /** what a request for each role asks when it adds no parameter */
   asks: Record<Role, Ask>;
 }
@@ -94,9 +102,9 @@ export interface ServeConfig {
   /** every password of every target, for scrubbing logs and answers */
   secrets: string[];
   /** the serve-only values of the defaults section, for the names #15 adds (agent-listen, ...) */
-  serveDefaults: Map<string, ConfigEntry>;
+  serveDefaults: Map<string, ServeEntry>;
   /** per target or group name, its own serve-only values */
-  serveValues: Map<string, Map<string, ConfigEntry>>;
+  serveValues: Map<string, Map<string, ServeEntry>>;
 }
 
 interface Section {
@@ -105,7 +113,7 @@ interface Section {
   line: number;
   /** the section's one-shot lines at their own positions, every other line blank (so parseConfig numbers them right) */
   oneShot: string[];
-  serve: Map<string, ConfigEntry>;
+  serve: Map<string, ServeEntry>;
 }
 
 const serveSpec = new Map(SERVE_OPTIONS.map((o) => [o.name, o]));
@@ -159,7 +167,7 @@ function sections(text: string, path: string): Section[] {
 
 const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
 
-function seconds(e: ConfigEntry, path: string, min: number, max: number): number {
+function seconds(e: ServeEntry, path: string, min: number, max: number): number {
   const v = Number(e.value);
   if (!DECIMAL.test(e.value) || v < min || v > max) {
     throw new UsageError(`${path} line ${e.line}: ${e.name}: expected seconds ${min}..${max} (fractions allowed), not ${show(e.value)}`);
@@ -180,18 +188,18 @@ export function parseListen(value: string, origin: string): { host: string; port
 const PASSWORD_NAMES = ['password', 'password-file', 'password-credential'];
 
 /** The one-shot values of one target: defaults, then its section; the password as one setting. */
-function targetValues(defaults: ConfigEntry[], own: ConfigEntry[], serveDefaults: Map<string, ConfigEntry>, serveOwn: Map<string, ConfigEntry>,
-  path: string, env: NodeJS.ProcessEnv, where: string): Map<string, Given[]> {
-  const values = new Map<string, Given[]>();
-  const add = (entries: ConfigEntry[], into: Map<string, Given[]>) => {
+function targetValues(defaults: ConfigEntry[], own: ConfigEntry[], serveDefaults: Map<string, ServeEntry>, serveOwn: Map<string, ServeEntry>,
+  path: string, env: NodeJS.ProcessEnv, where: string): Map<OptionName, Given[]> {
+  const values = new Map<OptionName, Given[]>();
+  const add = (entries: ConfigEntry[], into: Map<OptionName, Given[]>) => {
     for (const e of entries) {
       const list = into.get(e.name) ?? [];
       list.push({ value: e.value, origin: `${path} line ${e.line}: ${e.name}` });
       into.set(e.name, list);
     }
   };
-  const fromDefaults = new Map<string, Given[]>();
-  const fromOwn = new Map<string, Given[]>();
+  const fromDefaults = new Map<OptionName, Given[]>();
+  const fromOwn = new Map<OptionName, Given[]>();
   add(defaults, fromDefaults);
   add(own, fromOwn);
   for (const o of OPTIONS) {
@@ -200,8 +208,9 @@ function targetValues(defaults: ConfigEntry[], own: ConfigEntry[], serveDefaults
     if (v) values.set(o.name, v);
   }
   // The password: password, password-file or password-credential; the section's beats the defaults' whole.
-  const level = (m: Map<string, Given[]>, serve: Map<string, ConfigEntry>): Array<{ name: string; given: Given }> => {
-    const given = ['password', 'password-file'].filter((n) => m.has(n)).map((name) => ({ name, given: m.get(name)![0] }));
+  const level = (m: Map<OptionName, Given[]>, serve: Map<string, ServeEntry>): Array<{ name: 'password' | 'password-file' | 'password-credential'; given: Given }> => {
+    const given: Array<{ name: 'password' | 'password-file' | 'password-credential'; given: Given }> =
+      (['password', 'password-file'] as const).filter((n) => m.has(n)).map((name) => ({ name, given: m.get(name)![0] }));
     const c = serve.get('password-credential');
     if (c) given.push({ name: 'password-credential', given: { value: c.value, origin: `${path} line ${c.line}: password-credential` } });
     if (given.length > 1) throw new UsageError(`${given[1].given.origin}: give one of password, password-file or password-credential, not several`);
@@ -231,7 +240,7 @@ export function parseServeConfig(text: string, path: string, env: NodeJS.Process
   const listen = parseListen(listenEntry?.value ?? DEFAULT_LISTEN, listenEntry ? `${path} line ${listenEntry.line}: listen` : 'listen');
   const targets: TargetConfig[] = [];
   const groups: GroupConfig[] = [];
-  const serveValues = new Map<string, Map<string, ConfigEntry>>();
+  const serveValues = new Map<string, Map<string, ServeEntry>>();
   rest.forEach((sec, i) => {
     serveValues.set(sec.kind === 'group' ? `group ${sec.name}` : sec.name, sec.serve);
     if (sec.kind === 'group') {
@@ -260,7 +269,7 @@ export function parseServeConfig(text: string, path: string, env: NodeJS.Process
     }
     // toSettings again for each request's role options, without reading any file again
     const judged = new Map(values);
-    for (const n of ['password-file', 'ca-file']) judged.delete(n);
+    for (const n of ['password-file', 'ca-file'] as const) judged.delete(n);
     judged.set('password', [{ value: '-', origin: 'password' }]);
     const t: TargetConfig = { name: sec.name, line: sec.line, settings, intervalMs: Math.round(intervalS * 1000), maxAgeMs: Math.round(maxAgeS * 1000), values: judged, asks: {} as Record<Role, Ask> };
     for (const r of ROLES) t.asks[r] = askFor(t, r);
@@ -281,7 +290,7 @@ export function parseServeConfig(text: string, path: string, env: NodeJS.Process
 
 export const ROLES: Role[] = ['primary', 'secondary', 'mirror', 'online'];
 /** The options that apply to some roles only: a target's own are dropped when a request asks another role. */
-const ROLE_ONLY = ['mirroring-state', 'max-lag', 'allow-standalone', 'partner'];
+const ROLE_ONLY: OptionName[] = ['mirroring-state', 'max-lag', 'allow-standalone', 'partner'];
 
 /**
  * What a request for `role` asks of target t, with `given` (the request's parameters: max-lag,
@@ -289,7 +298,7 @@ const ROLE_ONLY = ['mirroring-state', 'max-lag', 'allow-standalone', 'partner'];
  * toSettings, so the same values are accepted and refused with the same words. A UsageError
  * names the parameter.
  */
-export function askFor(t: TargetConfig, role: Role, given: Map<string, Given[]> = new Map()): Ask {
+export function askFor(t: TargetConfig, role: Role, given: Map<OptionName, Given[]> = new Map()): Ask {
   const values = new Map(t.values);
   if (role !== t.settings.role) for (const n of ROLE_ONLY) values.delete(n);
   values.set('role', [{ value: role, origin: 'role' }]);

@@ -6,12 +6,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:net';
 import { Gauge, Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { ConfigEntry } from '../config-file.ts';
 import { UsageError } from '../errors.ts';
 import { target as serverName, scrub } from '../output.ts';
 import type { Role } from '../settings.ts';
 import { parseListen, ROLES } from './config.ts';
-import type { ServeConfig } from './config.ts';
+import type { ServeConfig, ServeEntry } from './config.ts';
 import type { Poller } from './poller.ts';
 import { paramValues, ROLE_ALIASES } from './http.ts';
 import type { Answer, Ask, Target } from './state.ts';
@@ -37,7 +36,7 @@ export interface Host {
 export const SWEEP_MS = 250;
 export const PAGE_REFRESH_SECONDS = 5;
 
-const entry = (c: ServeConfig, scope: string, name: string): ConfigEntry | undefined => c.serveValues.get(scope)?.get(name);
+const entry = (c: ServeConfig, scope: string, name: string): ServeEntry | undefined => c.serveValues.get(scope)?.get(name);
 
 /** The probe port of each target that has one. */
 export function probePortsOf(c: ServeConfig): ProbePort[] {

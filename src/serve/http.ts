@@ -11,6 +11,8 @@ import type { Answer, Ask } from './state.ts';
 import { askFor, ROLES } from './config.ts';
 import type { Role } from '../settings.ts';
 import type { Given } from '../options.ts';
+import type { OptionName } from '../cli-spec.ts';
+import { ROLE_WORDS, ROLE_ALIASES as ROLE_WORDS_ALIASES } from '../cli-spec.ts';
 import { UsageError } from '../errors.ts';
 import { jsonReport, scrub, scrubDeep } from '../output.ts';
 import type { Outcome } from '../output.ts';
@@ -42,14 +44,17 @@ export interface Routes {
   judge?(p: Poller, ask: Ask, nowMs: number): Answer;
 }
 
-export const ROLE_ALIASES: Record<string, Role> = { primary: 'primary', principal: 'primary', secondary: 'secondary', mirror: 'mirror', online: 'online' };
-const PARAMS = ['max-lag', 'mirroring-state', 'database'];
+/** --role's words (cli-spec.ts), each to the role it names: the path's role is read as the option's. */
+// (no prototype: "/sql1/constructor" must be an unknown role, not Object's own property)
+export const ROLE_ALIASES: Record<string, Role | undefined> = Object.assign(Object.create(null),
+  Object.fromEntries(ROLE_WORDS.map((w) => [w, w in ROLE_WORDS_ALIASES ? ROLE_WORDS_ALIASES[w as keyof typeof ROLE_WORDS_ALIASES] : w])));
+const PARAMS: readonly OptionName[] = ['max-lag', 'mirroring-state', 'database'];
 const TARGET_PATH = /^\/([A-Za-z0-9_.-]{1,64})(?:\/([A-Za-z]{1,16}))?\/?$/;
 
 /** The request's role options as one-shot values ("?max-lag" as their origin), or a 400's reason. */
-export function paramValues(query: URLSearchParams, p: Poller): Map<string, Given[]> {
-  const given = new Map<string, Given[]>();
-  for (const key of new Set(query.keys())) {
+export function paramValues(query: URLSearchParams, p: Poller): Map<OptionName, Given[]> {
+  const given = new Map<OptionName, Given[]>();
+  for (const key of new Set(query.keys()) as Set<OptionName>) {
     if (!PARAMS.includes(key)) throw new UsageError(`unknown parameter ${JSON.stringify(key.slice(0, 40))} (known: ${PARAMS.join(', ')})`);
     const all = query.getAll(key);
     if (key === 'max-lag' && all.length > 1) throw new UsageError('?max-lag is given more than once');

@@ -156,6 +156,7 @@ test('agent-check: the whole state in one line; unknown target or role, bad opti
   assert.match(await agent('m1 primary database=other'), /^down #\?database: "other" is not polled for target m1/);
   assert.match(await agent('nobody primary'), /^down #unknown target "nobody"\n$/);
   assert.match(await agent('m1 leader'), /^down #unknown role "leader"/);
+  assert.match(await agent('m1 constructor'), /^down #unknown role "constructor"/);
   for (const l of d.lines) assert.ok(!l.includes(MONITOR_PASSWORD));
 });
 
