@@ -128,6 +128,8 @@ export interface SimStats {
   rpcs: number;
   tlsHandshakes: number;
   packetsIn: number;
+  /** client messages (a message may span packets); each gets one answer */
+  messagesIn: number;
   packetsOut: number;
   bytesIn: number;
   bytesOut: number;

@@ -134,11 +134,12 @@ try {
   const ratio = (x: string, y: string) =>
     `${(s[x].wall.median / s[y].wall.median).toFixed(2)} wall, ${(s[x].cpu.median / s[y].cpu.median).toFixed(2)} CPU, ${(s[x].rssMb.median / s[y].rssMb.median).toFixed(2)} RSS`;
   const mb = (file: string) => (statSync(file).size / 2 ** 20).toFixed(1);
-  // Every client message of these checks fits one TDS packet and gets one answer: packets sent
-  // = round trips (PRELOGIN, LOGIN7, then one per SQL batch or RPC).
+  // Each client message gets one answer: messages sent = round trips (PRELOGIN, LOGIN7, then one
+  // per SQL batch or RPC; with TLS, the handshake's). A message may take more than one TDS packet,
+  // sent back to back (the check's facts query takes two).
   const protocol = (k: string) => {
     const p = perCheck[k];
-    return `${p.packetsIn} round trips (login ${p.logins}, SQL batches ${p.batches}, RPCs ${p.rpcs}), ${p.bytesIn} bytes sent, ${p.bytesOut} received`;
+    return `${p.messagesIn} round trips (login ${p.logins}, SQL batches ${p.batches}, RPCs ${p.rpcs}), ${p.packetsIn} packets and ${p.bytesIn} bytes sent, ${p.bytesOut} bytes received`;
   };
 
   const out = [

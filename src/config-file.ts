@@ -28,7 +28,7 @@ function errnoText(err: unknown): string {
   }
 }
 
-/** The name of group GID in /etc/group, else the number (for the fixing chown). */
+/** The name of group GID in /etc/group, else the number (for the fixing chown; read only for that message). */
 function groupName(gid: number): string {
   try {
     for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
@@ -52,7 +52,6 @@ function groupFix(path: string): string {
  */
 function checkPrivate(st: Stats, path: string, what: string): void {
   const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
-  const fixGroup = groupFix(path);
   if ((st.mode & 0o007) !== 0) {
     const fix = st.uid === 0 && (st.mode & 0o070) !== 0 ? `chmod 640 ${path}` : `chmod 600 ${path}`;
     throw new UsageError(`${what} ${path} is accessible by others (mode ${mode}); fix: ${fix}`);
@@ -63,7 +62,7 @@ function checkPrivate(st: Stats, path: string, what: string): void {
     throw new UsageError(`${what} ${path} is writable or executable by its group (mode ${mode}); fix: ${fix}`);
   }
   if (st.uid !== 0) {
-    throw new UsageError(`${what} ${path} is readable by its group but not owned by root (mode ${mode}); fix: chmod 600 ${path}, or ${fixGroup}`);
+    throw new UsageError(`${what} ${path} is readable by its group but not owned by root (mode ${mode}); fix: chmod 600 ${path}, or ${groupFix(path)}`);
   }
 }
 
