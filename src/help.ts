@@ -32,8 +32,11 @@ export function usage(): string {
   const col = 32;
   const out: string[] = [
     'Usage: mssql-role-check [OPTION]...',
+    '       mssql-role-check serve [--config FILE] [--check-config] [-v]',
     'Exit 0 when this SQL Server should receive traffic for every --database named, 1 otherwise.',
     'keepalived (MISC_CHECK, vrrp_script) and HAProxy (external-check) run it every few seconds.',
+    'serve is a daemon that polls every server of FILE and answers the same question over HTTP',
+    '(HAProxy httpchk and agent-check, keepalived HTTP_GET); see mssql-role-check serve --help.',
     '',
   ];
   for (const g of GROUPS) {

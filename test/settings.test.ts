@@ -537,4 +537,5 @@ test('binary: a bad option exits 1 with one line; --help and --version exit 0', 
   assert.match(help.stdout, /Exit status:\n {2}0 /);
   assert.match(help.stdout, /MISC_CHECK/);
   assert.match(help.stdout, /vrrp_script/);
+  assert.match(help.stdout, /mssql-role-check serve \[--config FILE\]/, '--help names the daemon');
 });
