@@ -45,7 +45,7 @@ VERSION := $(shell sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' package.json)
 MANPAGE := dist/mssql-role-check.1
 DEBS := dist/mssql-role-check_$(VERSION)_amd64.deb dist/mssql-role-check_$(VERSION)_arm64.deb
 RPMS := dist/mssql-role-check-$(VERSION)-1.x86_64.rpm dist/mssql-role-check-$(VERSION)-1.aarch64.rpm
-PKG_INPUTS := build/package.sh build/pkgmeta.ts build/changelog.ts $(wildcard build/deb/* build/rpm/*) \
+PKG_INPUTS := build/package.sh build/pkgmeta.ts build/changelog.ts $(wildcard build/deb/* build/rpm/* build/systemd/*) \
   $(MANPAGE) dist/mssql-role-check.cjs README.md LICENSE CHANGELOG.md $(wildcard doc/examples/*)
 
 man: $(MANPAGE)
