@@ -7,7 +7,9 @@
 //   mssql-role-check.cache         the command line's, from the same run;
 //   mssql-role-check.loader.cjs    the SEA main script that runs OUT.cjs (shims/main-loader.cjs);
 //   mssql-role-check.iconv.cjs     iconv-lite, which the chunk loads only if the server sends text
-//                                  in a code page (never for the facts query), packed as an asset.
+//                                  in a code page (never for the facts query), packed as an asset;
+//   mssql-role-check.serve.cjs     src/serve and prom-client, the daemon (`mssql-role-check serve`),
+//                                  loaded only for serve; it loads the probe chunk for the driver.
 // and a size report per package (bundle-report.txt; esbuild's metafile bundle-meta.json).
 // usage: bundle.mjs [OUT.cjs] [--without=LEVER,...] [--minify] [--entry=FILE (experiments)]
 // The start-up levers are in levers.mjs (plus `split`, `warm`, `warm-main` and `iconv-apart` here);
@@ -34,6 +36,7 @@ const use = (lever) => !without.has(lever);
 const split = use('split');
 const chunkFile = join(outDir, 'mssql-role-check.probe.cjs');
 const cacheFile = join(outDir, 'mssql-role-check.probe.cache');
+const serveFile = join(outDir, 'mssql-role-check.serve.cjs');
 
 /** The main bundle loads src/prober/index.ts through the chunk loader instead of holding it. */
 const splitProbe = {
@@ -41,10 +44,17 @@ const splitProbe = {
   setup(b) {
     b.onResolve({ filter: /^\.\/prober\/index\.ts$/ }, ({ importer }) =>
       importer.endsWith('/src/run.ts') ? { path: 'probe-chunk', namespace: 'split' } : undefined);
-    b.onLoad({ filter: /.*/, namespace: 'split' }, () => ({
+    // the daemon's poll loop uses the same chunk (one copy of the driver)
+    b.onResolve({ filter: /^\.\.\/prober\/index\.ts$/ }, ({ importer }) =>
+      importer.includes('/src/serve/') ? { path: 'probe-chunk', namespace: 'split' } : undefined);
+    b.onResolve({ filter: /^\.\/serve\/index\.ts$/ }, ({ importer }) =>
+      importer.endsWith('/src/main.ts') ? { path: 'serve-chunk', namespace: 'split' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'split' }, ({ path }) => ({
       loader: 'js',
       resolveDir: join(root, 'build/shims'),
-      contents: "module.exports = require('./chunk.cjs')('mssql-role-check.probe.cjs', __dirname, 'mssql-role-check.probe.cache');",
+      contents: path === 'serve-chunk'
+        ? "module.exports = require('./chunk.cjs')('mssql-role-check.serve.cjs', __dirname);"
+        : "module.exports = require('./chunk.cjs')('mssql-role-check.probe.cjs', __dirname, 'mssql-role-check.probe.cache');",
     }));
   },
 };
@@ -90,6 +100,7 @@ async function bundle(entry, outfile, plugins) {
 mkdirSync(outDir, { recursive: true });
 rmSync(chunkFile, { force: true });
 rmSync(cacheFile, { force: true });
+rmSync(serveFile, { force: true });
 rmSync(join(outDir, 'mssql-role-check.cache'), { force: true });
 rmSync(join(outDir, 'mssql-role-check.caches.json'), { force: true });
 const metas = [await bundle(entry, out, split ? [splitProbe] : [leversPlugin(use)])];
@@ -103,12 +114,20 @@ const iconvFile = join(outDir, 'mssql-role-check.iconv.cjs');
 rmSync(iconvFile, { force: true });
 if (split) metas.push(await bundle('src/prober/index.ts', chunkFile, [...(apart ? [iconvApart] : []), leversPlugin(use)]));
 if (apart) metas.push(await bundle({ contents: "module.exports = require('iconv-lite');" }, iconvFile, [leversPlugin(use)]));
+// The daemon: without the split it stays in the main bundle (an experiment's build).
+if (split) metas.push(await bundle('src/serve/index.ts', serveFile, [splitProbe]));
 
 const inputsOf = (meta) => Object.values(meta.outputs)[0].inputs;
 const stray = metas.flatMap((m) => Object.keys(inputsOf(m))).filter((f) => MUST_NOT_BUNDLE.test(f));
 if (use('leave-out') && stray.length) throw new Error(`left-out packages reached the bundle:\n  ${stray.join('\n  ')}`);
 if (split && Object.keys(inputsOf(metas[0])).some((f) => f.includes('node_modules/tedious/'))) {
   throw new Error('split: tedious reached the main bundle; something imports it outside src/prober');
+}
+if (split && Object.keys(inputsOf(metas[0])).some((f) => f.includes('node_modules/prom-client/') || f.startsWith('src/serve/'))) {
+  throw new Error('split: the daemon reached the main bundle; something imports src/serve outside src/main.ts\'s serve dispatch');
+}
+if (split && Object.keys(inputsOf(metas.at(-1))).some((f) => f.includes('node_modules/tedious/'))) {
+  throw new Error('split: tedious reached the serve chunk; src/serve must take the driver through src/prober/index.ts');
 }
 
 function report(meta) {
@@ -122,9 +141,12 @@ function report(meta) {
   const total = rows.reduce((s, [, n]) => s + n, 0);
   return rows.map(([name, n]) => `${String(n).padStart(9)}  ${name}`).join('\n') + `\n${String(total).padStart(9)}  total bytes\n`;
 }
-const titles = [`${out.slice(outDir.length + 1)} (the command line)`, `${chunkFile.slice(outDir.length + 1)} (loaded when a check runs)`,
-  `${iconvFile.slice(outDir.length + 1)} (loaded if the server sends text in a code page)`];
-writeFileSync(join(outDir, 'bundle-report.txt'), metas.map((m, i) => `${titles[i]}\n${report(m)}`).join('\n'));
+const titleOf = (file) => ({
+  [out]: 'the command line', [chunkFile]: 'loaded when a check runs', [iconvFile]: 'loaded if the server sends text in a code page',
+  [serveFile]: 'loaded for serve only',
+})[file];
+const fileOf = (meta) => resolve(root, Object.keys(meta.outputs)[0]);
+writeFileSync(join(outDir, 'bundle-report.txt'), metas.map((m) => `${fileOf(m).slice(outDir.length + 1)} (${titleOf(fileOf(m))})\n${report(m)}`).join('\n'));
 // One metafile for both outputs, in esbuild's own layout (build/pkgmeta.ts reads it for licenses).
 const merged = { inputs: Object.assign({}, ...metas.map((m) => m.inputs)), outputs: Object.assign({}, ...metas.map((m) => m.outputs)) };
 writeFileSync(join(outDir, 'bundle-meta.json'), JSON.stringify(merged));

@@ -5,7 +5,8 @@
 //   packs a stripped one), for a single --arch.
 //
 // When the bundle has a probe chunk next to it (bundle.mjs), the chunk goes in as an asset, and
-// on x64 also its code cache (made by running a check at build time). So does the bundle itself
+// on x64 also its code cache (made by running a check at build time); so does the serve chunk
+// (the daemon), without a cache. So does the bundle itself
 // when it has such a cache, run by the loader bundle.mjs writes (shims/main-loader.cjs) as the
 // SEA main script.
 //
@@ -39,6 +40,7 @@ const mainCache = join(dirname(resolve(bundle)), 'mssql-role-check.cache');
 const viaLoader = existsSync(mainCache);
 const loader = join(dirname(resolve(bundle)), 'mssql-role-check.loader.cjs');
 const iconvChunk = join(dirname(resolve(bundle)), 'mssql-role-check.iconv.cjs');
+const serveChunk = join(dirname(resolve(bundle)), 'mssql-role-check.serve.cjs');
 const chunkCache = join(dirname(resolve(bundle)), 'mssql-role-check.probe.cache');
 const hasChunk = existsSync(chunk);
 const hasChunkCache = hasChunk && existsSync(chunkCache); // bundle.mjs --without=warm makes none
@@ -64,6 +66,7 @@ for (const arch of opt('arch', 'x64,arm64').split(',')) {
     ...(viaLoader ? { 'mssql-role-check.cjs': resolve(bundle), ...(withCache ? { 'mssql-role-check.cache': mainCache } : {}) } : {}),
     ...(hasChunk ? { 'mssql-role-check.probe.cjs': chunk, ...(withCache && hasChunkCache ? { 'mssql-role-check.probe.cache': chunkCache } : {}) } : {}),
     ...(existsSync(iconvChunk) ? { 'mssql-role-check.iconv.cjs': iconvChunk } : {}),
+    ...(existsSync(serveChunk) ? { 'mssql-role-check.serve.cjs': serveChunk } : {}),
   };
   await sea(viaLoader ? loader : resolve(bundle), {
     ...(opt('node') ? { nodePath: resolve(opt('node')) } : {}),

@@ -163,10 +163,14 @@ function uncaught(err: unknown): never {
   return abort(`internal error during ${phases.current}: ${firstLine(err)}`, 'INTERNAL');
 }
 
-process.on('uncaughtException', lastResort(uncaught));
-process.on('unhandledRejection', lastResort(uncaught));
-for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
-  process.on(sig, lastResort(() => abort(`stopped by ${sig} during ${phases.current}`, 'SIGNAL')));
+// `serve` is the daemon (src/serve/, a chunk of its own in the bundle): its own handlers, no deadline.
+const SERVE = process.argv[2] === 'serve';
+if (!SERVE) {
+  process.on('uncaughtException', lastResort(uncaught));
+  process.on('unhandledRejection', lastResort(uncaught));
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
+    process.on(sig, lastResort(() => abort(`stopped by ${sig} during ${phases.current}`, 'SIGNAL')));
+  }
 }
 // Node's own warnings (e.g. TLS server name set to an IP address) would break the one-line promise,
 // and so would the driver's console lines (tedious prints one for an ENVCHANGE type it skips).
@@ -206,4 +210,11 @@ async function main(argv: string[]): Promise<never> {
   finish(await runCheck(s, phases, remainingMs));
 }
 
-main(process.argv.slice(2)).catch((err) => abort(`internal error during ${phases.current}: ${firstLine(err)}`, 'INTERNAL'));
+if (SERVE) {
+  import('./serve/index.ts').then((m) => m.serve(process.argv.slice(3)), (err: unknown) => {
+    write(2, `mssql-role-check: internal error: ${firstLine(err)}\n`);
+    return 1;
+  }).then((code) => exit(code, code === 0));
+} else {
+  main(process.argv.slice(2)).catch((err) => abort(`internal error during ${phases.current}: ${firstLine(err)}`, 'INTERNAL'));
+}

@@ -19,13 +19,19 @@ export function exitCodeFor(pass: boolean, weight: number | undefined): number {
 export function maintenanceReason(path: string): string | null {
   try {
     statSync(path);
-    return `maintenance (${path} exists)`;
+    return maintenanceFrom(path, null);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    // Cannot tell whether the operator is draining this server: out, to be safe.
-    return `maintenance file ${path} cannot be checked (${code ?? String(err)})`;
+    return maintenanceFrom(path, err);
   }
+}
+
+/** The maintenance reason from a stat of `path` that succeeded (err null) or failed with err. */
+export function maintenanceFrom(path: string, err: unknown): string | null {
+  if (err === null) return `maintenance (${path} exists)`;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+  // Cannot tell whether the operator is draining this server: out, to be safe.
+  return `maintenance file ${path} cannot be checked (${code ?? String(err)})`;
 }
 
 export function probeReason(e: ProbeError, login: { user?: string; domain?: string } = {}): string {
