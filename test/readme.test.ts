@@ -280,7 +280,7 @@ test('README serve: the serve.conf block is the example\'s; the systemd recipe a
   spawnSync('chown', ['-R', `${uid}:${gid}`, creds]);
   const bin = binPath().split(':')[0];
   const asUser = [...withCheckUser(dir), 'runuser', '-u', CHECK_USER, '--', join(bin, 'mssql-role-check'), 'serve', '--config', conf];
-  const env = { PATH: '/usr/bin:/bin', CREDENTIALS_DIRECTORY: creds, SSL_CERT_FILE: certs.caFile };
+  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CREDENTIALS_DIRECTORY: creds, SSL_CERT_FILE: certs.caFile };
   const check = await run(asUser[0], [...asUser.slice(1), '--check-config'], { env, limitMs: 30_000 });
   assert.equal(check.status, 0, `serve --check-config: ${check.stdout}${check.stderr}`);
   const daemon = new Daemon('serve (README)', asUser[0], asUser.slice(1), env);
@@ -314,7 +314,7 @@ test('README serve: the serve.conf block is the example\'s; the systemd recipe a
   const hexample = readFileSync(join(ROOT, 'doc/examples/haproxy-serve.cfg'), 'utf8');
   for (const l of backend.split('\n').filter((x) => x.trim() !== '')) assert.ok(hexample.includes(`${l}\n`), `"${l}" is not in doc/examples/haproxy-serve.cfg`);
   const hcfg = join(dir, 'haproxy-serve.cfg');
-  writeFileSync(hcfg, `defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 1h\n    timeout server 1h\n\nfrontend mssql\n    bind 127.0.0.1:0\n    default_backend mssql_primary\n\n${backend}`);
+  writeFileSync(hcfg, `defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 1h\n    timeout server 1h\n\nfrontend mssql\n    bind 127.0.0.1:1433\n    default_backend mssql_primary\n\n${backend}`);
   const h = spawnSync('haproxy', ['-c', '-f', hcfg], { encoding: 'utf8' });
   assert.equal(h.status, 0, `${h.stdout}${h.stderr}`);
 });
