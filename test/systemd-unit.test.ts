@@ -8,12 +8,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { SpawnSyncOptions } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync, copyFileSync, readdirSync, existsSync, cpSync, statSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, copyFileSync, readdirSync, existsSync, cpSync, statSync, chownSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, BIN_X64 } from './helpers/paths.ts';
-import { tempDir } from './peers/harness.ts';
+import { tempDir, Daemon, waitUntil } from './peers/harness.ts';
 import { runCheck, loadScenario, passwordOf } from './peers/sim.ts';
-import { startSqlSim, type SqlSim } from './sqlsim/server.ts';
+import { startSqlSim, startMirroredPair, type SqlSim } from './sqlsim/server.ts';
+import { scenarioFile } from './sqlsim/scenarios.ts';
+import { configFor, request, MONITOR_PASSWORD } from './serve/daemon.ts';
+import { checkUserIds } from './helpers/check-user.ts';
 
 const NAME = 'mssql-role-check';
 const UNIT = `${NAME}.service`;
@@ -178,6 +181,53 @@ test('the packed binary runs under the unit\'s system-call filter: a check again
   const n = await runCheck({ host: sim.host, port: sim.port, password: passwordOf(principal), timeoutS: 5,
     via: ['/usr/bin/python3', SANDBOX, '--allow', narrow, '--'] });
   assert.notEqual(n.status, 0, `without socket/connect/epoll the check still passed:\n${n.stdout}`);
+});
+
+test('the packed daemon (serve) runs under the unit\'s system-call filter, as the unprivileged user, the password as a credential', { timeout: 60_000 }, async () => {
+  const file = join(tmp.dir, 'allowed-syscalls');
+  if (!existsSync(file)) writeFileSync(file, allowedSyscalls().join('\n') + '\n');
+  const pair = await startMirroredPair({ principal: scenarioFile('principal'), mirror: scenarioFile('mirror'), host: '127.0.0.1' });
+  // the user the unit names: its uid and gid as withCheckUser gives them (setpriv before the filter,
+  // which takes setuid away); the credential directory as systemd leaves it: the user's, 0500/0400
+  const ids = checkUserIds(tmp.dir);
+  const creds = join(tmp.dir, 'credentials');
+  mkdirSync(creds, { mode: 0o700 });
+  writeFileSync(join(creds, 'mssql-password'), `${MONITOR_PASSWORD}\n`, { mode: 0o400 });
+  chownSync(join(creds, 'mssql-password'), ids.uid, ids.gid);
+  chownSync(creds, ids.uid, ids.gid);
+  chmodSync(creds, 0o500);
+  chmodSync(tmp.dir, 0o711);
+  const bin = join(tmp.dir, 'bin');
+  mkdirSync(bin, { mode: 0o755 });
+  copyFileSync(BIN_X64, join(bin, NAME));
+  chmodSync(join(bin, NAME), 0o755);
+  let d: Daemon | undefined;
+  try {
+    // the config without a password: the targets read the credential; the user's own file, 0600
+    const conf = join(tmp.dir, 'serve.conf');
+    writeFileSync(conf, configFor({ sql1: { port: pair.servers[0].port }, sql2: { port: pair.servers[1].port } }, 'interval = 0.5\n')
+      .replace(`password = ${MONITOR_PASSWORD}\n`, ''), { mode: 0o600 });
+    chownSync(conf, ids.uid, ids.gid);
+    d = new Daemon('serve under the filter', 'setpriv', [`--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--clear-groups',
+      '/usr/bin/python3', SANDBOX, '--allow', file, '--', join(bin, NAME), 'serve', '--config', conf],
+    { PATH: '/usr/bin:/bin', CREDENTIALS_DIRECTORY: creds });
+    const port = Number((await d.waitForOutput(/listening on 127\.0\.0\.1:(\d+),/, 30_000))[1]);
+    const get = (path: string) => request(port, path);
+    await waitUntil('both targets polled', async () => (await get('/sql1/primary')).status === 200, 20_000, 100);
+    await waitUntil('sql2 judged', async () => (await get('/sql2/primary')).json?.errorCode === 'ROLE', 20_000, 100);
+    assert.equal((await get('/sql2/primary')).status, 503, 'the mirror fails primary');
+    assert.equal((await get('/health')).status, 200);
+    assert.match((await get('/metrics')).text, /^mssql_role_check_up\{/m);
+    // setpriv and python exec'd: the pid is the daemon's
+    const status = readFileSync(`/proc/${d.child.pid}/status`, 'utf8');
+    assert.match(status, new RegExp(`^Uid:\\s+${ids.uid}\\s`, 'm'), 'the daemon runs as the unit\'s user');
+    assert.match(status, /^Seccomp:\s+2$/m, 'the daemon runs under a seccomp filter');
+    assert.match(status, /^NoNewPrivs:\s+1$/m);
+    console.log(`# the packed daemon under the unit's filter as uid ${ids.uid}: /sql1/primary 200, /sql2/primary 503, /health 200`);
+  } finally {
+    await d?.stop();
+    await pair.close();
+  }
 });
 
 test('MemoryDenyWriteExecute= is left out of the unit because the packed binary cannot start under it', () => {
