@@ -193,9 +193,13 @@ async function soak(minutes: number): Promise<void> {
   const s = await setUp(50);
   const pid = s.d.child.pid!;
   const sample = () => ({ rssMb: s.d.rssKb() / 1024, fds: openFds(pid) });
-  const start = sample();
   console.log(`soak: 50 targets, ${minutes} min, 200 requests/s, a failover every 30 s; pid ${pid}`);
-  console.log(`  start: RSS ${start.rssMb.toFixed(1)} MB, ${start.fds} open fds`);
+  const before = sample();
+  console.log(`  before any request: RSS ${before.rssMb.toFixed(1)} MB, ${before.fds} open fds`);
+  // the load's keep-alive connections (up to 64) are open fds of the daemon from here on
+  await paced(s, 200, 10);
+  const start = sample();
+  console.log(`  start (after 10 s of load): RSS ${start.rssMb.toFixed(1)} MB, ${start.fds} open fds`);
   const end = Date.now() + minutes * 60_000;
   let lastFailover = Date.now();
   let minute = 0;

@@ -173,6 +173,21 @@ test('the same failovers with the one-shot external-check (for comparison)', { t
   await h.stop();
 });
 
+test('on the distribution\'s own haproxy.cfg (chroot /var/lib/haproxy, user haproxy), httpchk through the daemon works with the chroot kept', { timeout: 90_000 }, async () => {
+  const stock = readFileSync('/etc/haproxy/haproxy.cfg', 'utf8');
+  for (const line of [/^\s*chroot \/var\/lib\/haproxy$/m, /^\s*user haproxy$/m]) assert.match(stock, line, `the stock global section has ${line}`);
+  const frontend = await freePort();
+  const { h, dir } = await startIn('stock', (d) => {
+    // the one change to the stock file: its stats socket, so that this test reads its own HAProxy's
+    const global = stock.replace(/stats socket \S+/, `stats socket ${statsSocket(d)}`);
+    const ours = httpchkConf(d, frontend);
+    return `${global}\n${ours.slice(ours.indexOf('listen mssql'))}`;
+  });
+  const ms = await onlyUp(h, dir, pair!.principal === pair!.servers[0] ? 'sqlA' : 'sqlB', 'L7OK', 'L7STS', SWAP_LIMIT_MS + 20_000);
+  console.log(`# haproxy, stock global (chroot kept) + httpchk → daemon: the principal alone UP ${fmtMs(ms)} after start`);
+  await h.stop();
+});
+
 test('failover → HAProxy switch, side by side (printed)', () => {
   assert.equal(daemonTimes.length, ROUNDS, 'the daemon rounds ran');
   assert.equal(oneShotTimes.length, ROUNDS, 'the one-shot rounds ran');
