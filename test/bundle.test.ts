@@ -106,7 +106,7 @@ test('loading the probe chunk loads neither node:crypto, node:tls, node:dns nor 
 });
 
 test('no bundle calls import(): chunk.cjs compiles them with vm.Script, which has no dynamic-import callback', () => {
-  for (const file of ['mssql-role-check.cjs', 'mssql-role-check.probe.cjs', 'mssql-role-check.iconv.cjs', 'mssql-role-check.loader.cjs']) {
+  for (const file of ['mssql-role-check.cjs', 'mssql-role-check.probe.cjs', 'mssql-role-check.iconv.cjs', 'mssql-role-check.loader.cjs', 'mssql-role-check.serve.cjs']) {
     const calls = readFileSync(join(ROOT, 'dist', file), 'latin1').match(/(?<![\w$.])import\s*\([^)]{0,60}/g) ?? [];
     assert.deepEqual(calls, [], `${file} loads modules with import() (use process.getBuiltinModule or require)`);
   }
@@ -207,6 +207,39 @@ test('the built bundles hold none of the left-out packages; the driver is only i
   assert.ok(byOutput('dist/mssql-role-check.probe.cjs').includes('node_modules/tedious/lib/connection.js'), 'tedious is in the probe chunk');
   assert.deepEqual(byOutput('dist/mssql-role-check.cjs').filter((f) => f.includes('node_modules/tedious/')), [], 'tedious is not in the main bundle');
   assert.match(readFileSync(join(ROOT, 'dist/mssql-role-check.probe.cjs'), 'utf8'), /is not included in mssql-role-check/);
+});
+
+test('the daemon is a chunk of its own: src/serve and prom-client only there, the driver only in the probe chunk; a check never reads it', () => {
+  type Meta = { outputs: Record<string, { inputs: Record<string, unknown> }> };
+  const meta = JSON.parse(readFileSync(join(ROOT, 'dist/bundle-meta.json'), 'utf8')) as Meta;
+  const inputs = (name: string) => Object.keys(Object.entries(meta.outputs).find(([o]) => o.endsWith(name))![1].inputs);
+  const main = inputs('dist/mssql-role-check.cjs');
+  const serve = inputs('dist/mssql-role-check.serve.cjs');
+  assert.deepEqual(main.filter((f) => f.startsWith('src/serve/') || f.includes('node_modules/prom-client/')), [], 'the command line holds none of the daemon');
+  assert.ok(serve.includes('src/serve/daemon.ts') && serve.some((f) => f.includes('node_modules/prom-client/')), 'the serve chunk holds the daemon and prom-client');
+  assert.deepEqual(serve.filter((f) => f.includes('node_modules/tedious/') || f.startsWith('src/prober/connection')), [], 'the serve chunk takes the driver from the probe chunk');
+  // The command line stays what it was: a few lines of dispatch more (84 198 bytes before serve).
+  const size = readFileSync(join(ROOT, 'dist/mssql-role-check.cjs')).length;
+  assert.ok(size < 84_198 + 2_000, `the command line is ${size} bytes`);
+  // A check (here one refused at once) compiles the command line and the probe chunk, never the serve chunk.
+  const watch = (argv: string[], env: Record<string, string> = {}) => spawnSync(NODE, ['-e', `
+    const vm = require('node:vm');
+    const compiled = [];
+    vm.Script = class extends vm.Script { constructor(c, o) { super(c, o); compiled.push(o.filename); } };
+    process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(compiled) + '\\n'));
+    process.argv = [process.execPath, 'x', ...${JSON.stringify(argv)}];
+    require(${JSON.stringify(join(ROOT, 'build/shims/chunk.cjs'))})('mssql-role-check.cjs', ${JSON.stringify(join(ROOT, 'dist'))});`],
+  { encoding: 'utf8', env, timeout: 20_000 });
+  const check = watch(['--host', '127.0.0.1', '--port', '9', '--user', 'u', '--database', 'd', '--encrypt', 'off', '--timeout', '2'], { MSSQL_PASSWORD: 'x' });
+  assert.equal(check.status, 1, check.stderr);
+  assert.deepEqual(JSON.parse(check.stderr.trim().split('\n').at(-1)!), ['mssql-role-check.cjs', 'mssql-role-check.probe.cjs']);
+  const serveHelp = watch(['serve', '--help']);
+  assert.equal(serveHelp.status, 0, serveHelp.stderr);
+  assert.deepEqual(JSON.parse(serveHelp.stderr.trim().split('\n').at(-1)!), ['mssql-role-check.cjs', 'mssql-role-check.serve.cjs', 'mssql-role-check.probe.cjs']);
+  for (const arch of ['x64', 'arm64']) {
+    const r = spawnSync('grep', ['-c', '-a', 'mssql_role_check_poll_duration_seconds', join(ROOT, `dist/mssql-role-check-linux-${arch}`)], { encoding: 'utf8' });
+    assert.equal(r.stdout.trim(), '1', `${arch}: the binary carries the serve chunk once`);
+  }
 });
 
 test('the iconv-lite chunk, loaded as the probe chunk loads it, decodes and encodes as iconv-lite does; the binaries carry it', () => {

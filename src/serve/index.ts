@@ -29,8 +29,10 @@ export function serveUsage(): string {
 
 Polls every target of FILE (default ${DEFAULT_CONFIG}) over one persistent connection each and
 answers HTTP checks from memory: GET|HEAD|OPTIONS /TARGET/ROLE[?max-lag=&mirroring-state=&database=]
-gives 200 (pass), 503 (fail or facts unknown), 404 (drained), 400 (bad request); GET /TARGET,
-/health, /metrics. SIGHUP reloads FILE; SIGTERM and SIGINT stop (exit 0).
+gives 200 (pass), 503 (fail, or facts unknown or older than max-age), 404 (drained), 400 (bad
+request); GET /TARGET (every role); GET /health (200 while every poll loop has completed a poll
+within max-age + timeout); GET /metrics (Prometheus). SIGHUP reloads FILE (a bad one is refused and
+the running config stays); SIGTERM and SIGINT stop (exit 0). Serve reads no MSSQL_* variable.
 
   -c, --config FILE   the serve config (mode 0600, or 0640 root:GROUP of the daemon's user)
   --check-config      validate FILE, print one line, exit 0 (valid) or 1
@@ -101,7 +103,14 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     stopping = true;
     daemon.log(`stopping (${sig})`);
     daemon.stop();
-    // a stat stuck in a hung mount holds process.exit for as long: the timer's exit still comes first
+    // A stat held by a hung mount holds a thread of libuv's pool, which process.exit (and the end
+    // of the event loop) wait for, as long as the mount does: then the process ends itself with
+    // SIGKILL, at once (a hard NFS mount and FUSE give up a call on SIGKILL).
+    const held = [...daemon.pollers.values()].filter((p) => p.statHeld).map((p) => p.target.name);
+    if (held.length > 0) {
+      daemon.log(`a stat of the maintenance file of ${held.join(', ')} has not returned: ending with SIGKILL`);
+      process.kill(process.pid, 'SIGKILL');
+    }
     setTimeout(() => process.exit(0), 50).unref();
     setTimeout(() => process.kill(process.pid, 'SIGKILL'), STOP_WITHIN_MS).unref();
   };

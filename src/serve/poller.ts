@@ -5,6 +5,10 @@
 // start again from 0.5 s after a poll that succeeds. The loop ticks every interval whatever
 // happens (a tick while backing off completes at once with the last error), so /health can tell
 // a loop that is alive from one that is stuck.
+// tedious directly, not mssql's ConnectionPool: the pool would bypass openConnection's guards
+// (resolver, Browser, TLS and ENVCHANGE checks), and against sqlsim a ConnectionPool (max 1)
+// logged in twice, on two TCP connections, before its first query was answered (connect()
+// validates with a connection of its own), where a session logs in once.
 import { stat } from 'node:fs/promises';
 import { openSession, ProbeFailure } from '../prober/index.ts';
 import type { Session, ProbeError } from '../prober/index.ts';
@@ -75,6 +79,11 @@ export class Poller {
     this.abortPoll?.(new ProbeFailure({ code: 'STOPPED', message: 'the target was stopped' }));
     this.session?.close();
     this.session = undefined;
+  }
+
+  /** a stat of the maintenance file has not returned (it holds a thread of libuv's pool, and so process.exit) */
+  get statHeld(): boolean {
+    return this.statPending !== undefined;
   }
 
   /** Ends the poll under way with `error` (an exception the driver threw outside any callback). */
@@ -218,19 +227,19 @@ export class Poller {
     }
   }
 
-  /** The maintenance file's reason, from a stat that never holds the loop: one stat at a time, waited for at most MAINTENANCE_STAT_MS. */
+  /** The maintenance file's reason, from a stat that never holds the loop: one stat at a time, waited for at most MAINTENANCE_STAT_MS (not at all while an earlier one is held). */
   private maintenance(): Promise<string | null> {
     const path = this.config.settings.maintenanceFile;
     if (path === undefined) return Promise.resolve(null);
-    if (!this.statPending) {
-      this.statSince = Date.now();
-      this.statPending = stat(path).then(() => maintenanceFrom(path, null), (err: unknown) => maintenanceFrom(path, err));
-      const mine = this.statPending;
-      void mine.finally(() => { if (this.statPending === mine) this.statPending = undefined; });
-    }
-    const pending = this.statPending;
+    const held = () => `maintenance file ${path} cannot be checked (stat has not answered for ${((Date.now() - this.statSince) / 1000).toFixed(1)} s)`;
+    // still waiting for an earlier poll's stat: no second one, and no wait
+    if (this.statPending) return Promise.resolve(held());
+    this.statSince = Date.now();
+    const pending = stat(path).then(() => maintenanceFrom(path, null), (err: unknown) => maintenanceFrom(path, err));
+    this.statPending = pending;
+    void pending.finally(() => { if (this.statPending === pending) this.statPending = undefined; });
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(`maintenance file ${path} cannot be checked (stat has not answered for ${((Date.now() - this.statSince) / 1000).toFixed(1)} s)`), MAINTENANCE_STAT_MS);
+      const timer = setTimeout(() => resolve(held()), MAINTENANCE_STAT_MS);
       void pending.then((r) => { clearTimeout(timer); resolve(r); });
     });
   }

@@ -174,6 +174,19 @@ test('never a 200 from facts older than max-age: a server that stalls mid-poll g
   console.log(`back to 200 ${back.toFixed(0)} ms after the stall ended (reconnect with backoff)`);
 });
 
+test('a server error that quotes the password: scrubbed from the answer and the log', async () => {
+  await a.setFault({ name: 'query-error', number: 50000, message: `cannot use '${MONITOR_PASSWORD}' here`, on: 'rpc' });
+  await waitForStatus(d, '/sql1/primary', 503, 3000);
+  const r = await get('/sql1/primary');
+  assert.equal(r.json!.errorCode, 'SQL50000');
+  assert.match(r.json!.reason as string, /cannot use '\*\*\*' here/);
+  const t = await get('/sql1');
+  assert.match(t.text, /\*\*\*/);
+  await d.waitForLine(/cannot use '\*\*\*' here/, 3000);
+  await a.setFault(undefined);
+  await waitForStatus(d, '/sql1/primary', 200, 8000);
+});
+
 test('no password in any answer or log line', async () => {
   await get('/metrics');
   await get('/sql1');
