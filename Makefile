@@ -45,7 +45,7 @@ VERSION := $(shell sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' package.json)
 MANPAGE := dist/mssql-role-check.1
 DEBS := dist/mssql-role-check_$(VERSION)_amd64.deb dist/mssql-role-check_$(VERSION)_arm64.deb
 RPMS := dist/mssql-role-check-$(VERSION)-1.x86_64.rpm dist/mssql-role-check-$(VERSION)-1.aarch64.rpm
-PKG_INPUTS := build/package.sh build/pkgmeta.ts build/changelog.ts $(wildcard build/deb/* build/rpm/*) \
+PKG_INPUTS := build/package.sh build/pkgmeta.ts build/changelog.ts $(wildcard build/deb/* build/rpm/* build/systemd/*) \
   $(MANPAGE) dist/mssql-role-check.cjs README.md LICENSE CHANGELOG.md $(wildcard doc/examples/*)
 
 man: $(MANPAGE)
@@ -86,6 +86,18 @@ N ?= 20
 .PHONY: bench
 bench: $(BINS)
 	$(NODE) bench/run.ts --runs $(N)
+
+# What a check answered by the daemon (mssql-role-check serve) costs, with 2 and 50 targets, next
+# to the one-shot (bench/serve.ts): make bench-serve [CLIENTS=8 REQUESTS=20000 RATE=500]
+.PHONY: bench-serve soak-serve
+bench-serve: $(BINS)
+	$(NODE) bench/serve.ts --clients $(or $(CLIENTS),8) --requests $(or $(REQUESTS),20000) --rate $(or $(RATE),500)
+
+# The daemon with 50 targets under 200 requests/s and a failover every 30 s for MINUTES minutes:
+# RSS and open fds at start, each minute and end. Not part of make test, not run in CI.
+#   make soak-serve MINUTES=10
+soak-serve: $(BINS)
+	$(NODE) bench/serve.ts --soak $(or $(MINUTES),10)
 
 deps:
 	build/install-deps.sh

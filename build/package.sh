@@ -40,6 +40,10 @@ done
 # root and the group mssql-role-check, which the .deb's postinst and the .rpm's %pre create
 # (the .deb gives the file to the group in postinst, the .rpm by %attr).
 install -m 0640 doc/examples/$name.conf "$root/etc/$name/$name.conf"
+# The daemon's example config, beside where it goes but not as serve.conf itself: the systemd
+# unit starts only once the operator has written that (ConditionPathExists=). It holds no
+# password (the unit hands one over as a systemd credential), hence 0644.
+install -m 0644 doc/examples/serve.conf "$root/etc/$name/serve.conf.example"
 
 case $format in
 deb)
@@ -49,13 +53,17 @@ deb)
   meta copyright debian > "$doc/copyright"
   chmod 0644 "$doc/changelog.gz" "$doc/copyright"
   install -D -m 0644 build/deb/lintian-overrides "$root/usr/share/lintian/overrides/$name"
+  # Debian 12 and older look for units in /lib (merged /usr or not)
+  install -D -m 0644 build/systemd/$name.service "$root/lib/systemd/system/$name.service"
   size=$(du -sk --apparent-size "$root" | cut -f1)
   install -d -m 0755 "$root/DEBIAN"
   meta control "$arch" "$size" > "$root/DEBIAN/control"
-  echo "/etc/$name/$name.conf" > "$root/DEBIAN/conffiles"
-  install -m 0755 build/deb/postinst "$root/DEBIAN/postinst"
+  printf '%s\n' "/etc/$name/$name.conf" "/etc/$name/serve.conf.example" > "$root/DEBIAN/conffiles"
+  for script in postinst prerm postrm; do
+    install -m 0755 build/deb/$script "$root/DEBIAN/$script"
+  done
   # md5sums of everything but the conffiles, which dpkg tracks by itself
-  (cd "$root" && find usr -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum) > "$root/DEBIAN/md5sums"
+  (cd "$root" && find usr lib -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum) > "$root/DEBIAN/md5sums"
   chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/conffiles" "$root/DEBIAN/md5sums"
   find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
   # xz -2: a tenth bigger than the default -6, three times faster (dpkg-deb uses one thread)
@@ -65,6 +73,7 @@ deb)
 rpm)
   [[ $arch =~ ^(x86_64|aarch64)$ ]] || { echo "package: rpm architecture is x86_64 or aarch64, not $arch" >&2; exit 1; }
   install -m 0644 CHANGELOG.md "$doc/CHANGELOG.md"
+  install -D -m 0644 build/systemd/$name.service "$root/usr/lib/systemd/system/$name.service"
   install -d -m 0755 "$root/usr/share/licenses/$name"
   install -m 0644 LICENSE "$root/usr/share/licenses/$name/LICENSE"
   meta copyright rpm > "$root/usr/share/licenses/$name/copyright"

@@ -25,6 +25,9 @@ const DEB = { amd64: dist(`${NAME}_${version}_amd64.deb`), arm64: dist(`${NAME}_
 const RPM = { x86_64: dist(`${NAME}-${version}-1.x86_64.rpm`), aarch64: dist(`${NAME}-${version}-1.aarch64.rpm`) };
 const EXAMPLES = readdirSync(join(ROOT, 'doc/examples')).sort();
 const CONF = `/etc/${NAME}/${NAME}.conf`;
+/** the daemon's example config, shipped beside where serve.conf goes (the unit waits for that file) */
+const SERVE_EXAMPLE = `/etc/${NAME}/serve.conf.example`;
+const UNIT = `${NAME}.service`;
 
 interface Result { status: number | null; stdout: string; stderr: string }
 
@@ -221,6 +224,8 @@ for (const [arch, file] of Object.entries(DEB)) {
     const want = new Map<string, string>([
       [`/usr/bin/${NAME}`, '-rwxr-xr-x'],
       [CONF, '-rw-r-----'],
+      [SERVE_EXAMPLE, '-rw-r--r--'],
+      [`/lib/systemd/system/${UNIT}`, '-rw-r--r--'],
       [`/usr/share/man/man1/${NAME}.1.gz`, '-rw-r--r--'],
       [`${doc}/README.md`, '-rw-r--r--'],
       [`${doc}/changelog.gz`, '-rw-r--r--'],
@@ -233,11 +238,16 @@ for (const [arch, file] of Object.entries(DEB)) {
     const control = scratch('deb-control');
     try {
       ok('dpkg-deb', ['-e', file, control]);
-      assert.equal(readFileSync(join(control, 'conffiles'), 'utf8'), `${CONF}\n`);
-      assert.equal(statSync(join(control, 'postinst')).mode & 0o777, 0o755);
+      assert.equal(readFileSync(join(control, 'conffiles'), 'utf8'), `${CONF}\n${SERVE_EXAMPLE}\n`);
+      for (const script of ['postinst', 'prerm', 'postrm']) assert.equal(statSync(join(control, script)).mode & 0o777, 0o755, script);
       const postinst = readFileSync(join(control, 'postinst'), 'utf8');
       assert.match(postinst, /groupadd --system/);
       assert.match(postinst, /useradd --system/);
+      // the daemon's unit is made known, never enabled or started by the package
+      assert.match(postinst, /deb-systemd-helper update-state "\$name\.service"/);
+      assert.doesNotMatch(postinst, /deb-systemd-helper enable|systemctl (--system )?(enable|start)|deb-systemd-invoke start/);
+      assert.match(readFileSync(join(control, 'prerm'), 'utf8'), /deb-systemd-invoke stop "\$name\.service"/);
+      assert.match(readFileSync(join(control, 'md5sums'), 'utf8'), new RegExp(`^[0-9a-f]{32}  lib/systemd/system/${UNIT.replace('.', '\\.')}$`, 'm'));
       const md5 = readFileSync(join(control, 'md5sums'), 'utf8');
       assert.match(md5, new RegExp(`^[0-9a-f]{32}  usr/bin/${NAME}$`, 'm'));
     } finally {
@@ -315,6 +325,8 @@ for (const [arch, file] of Object.entries(RPM)) {
     const want = new Map<string, string>([
       [`/etc/${NAME}`, 'drwxr-xr-x '],
       [CONF, '-rw-r----- cn'],
+      [SERVE_EXAMPLE, '-rw-r--r-- cn'],
+      [`/usr/lib/systemd/system/${UNIT}`, '-rw-r--r-- '],
       [`/usr/bin/${NAME}`, '-rwxr-xr-x '],
       [`/usr/share/man/man1/${NAME}.1.gz`, '-rw-r--r-- d'],
       [doc, 'drwxr-xr-x '],
@@ -327,7 +339,11 @@ for (const [arch, file] of Object.entries(RPM)) {
       [`${lic}/copyright`, '-rw-r--r-- l'],
     ]);
     assert.deepEqual(new Map([...files].sort()), new Map([...want].sort()));
-    assert.equal(ok('rpm', ['-qcp', '--nosignature', file]).trim(), CONF);
+    assert.equal(ok('rpm', ['-qcp', '--nosignature', file]).trim(), `${CONF}\n${SERVE_EXAMPLE}`);
+    // the daemon's unit: never enabled or started by the package; stopped and disabled on erase
+    const scripts = ok('rpm', ['-qp', '--scripts', '--nosignature', file]);
+    assert.doesNotMatch(scripts, /systemctl (enable|start|preset)/, scripts);
+    assert.match(scripts, /systemctl --no-reload disable --now mssql-role-check\.service/, scripts);
 
     // Requirements are generated from the binary: only libc, libstdc++ and libgcc_s sonames.
     const requires = ok('rpm', ['-qp', '--requires', '--nosignature', file]).trim().split('\n');
@@ -363,7 +379,7 @@ async function withRpmRoot(label: string, file: string, extra: string[], body: (
 test('.rpm x86_64 installs into a scratch root with rpm --root; the installed binary runs', { timeout: 5 * 60_000 }, async () => {
   await withRpmRoot('rpm-root', RPM.x86_64, [], async (root, rpm) => {
     assert.equal(rpm('-q', NAME).trim(), `${NAME}-${version}-1.x86_64`);
-    assert.equal(rpm('-qc', NAME).trim(), CONF);
+    assert.equal(rpm('-qc', NAME).trim(), `${CONF}\n${SERVE_EXAMPLE}`);
     await assertInstalled(root);
     const verify = run('rpm', [`--root=${root}`, '-V', '--nodeps', NAME]);
     assert.equal(verify.status, 0, `rpm -V found changes:\n${verify.stdout}${verify.stderr}`);

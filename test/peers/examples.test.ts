@@ -60,12 +60,16 @@ test('every keepalived example passes keepalived --config-test', () => {
     assert.equal(r.status, 0, `${f}: keepalived --config-test exit ${r.status}:\n${r.output}`);
     assert.equal(r.output, '', `${f}: keepalived --config-test printed warnings:\n${r.output}`);
     const text = readFileSync(join(EXAMPLES, f), 'utf8');
+    const scripts = [...text.matchAll(/(?:misc_path|script)\s+"([^"]+)"/g)].map((m) => m[1]);
+    // the HTTP_GET example runs nothing: keepalived itself asks the daemon
+    if (scripts.length === 0) { assert.match(text, /HTTP_GET\s*\{/, `${f}: neither a script nor HTTP_GET`); continue; }
     assert.match(text, new RegExp(`^\\s*script_user ${CHECK_USER}$`, 'm'), `${f}: the check runs as ${CHECK_USER}`);
     assert.match(text, /^\s*enable_script_security$/m, `${f}: enable_script_security`);
     assert.doesNotMatch(text, /script_user root/, `${f}: never as root`);
-    // and its script lines name the check with options it accepts
-    for (const m of readFileSync(join(EXAMPLES, f), 'utf8').matchAll(/(?:misc_path|script)\s+"([^"]+)"/g)) {
-      assert.ok(m[1].startsWith(INSTALLED_BIN), `${f}: the check is not run from ${INSTALLED_BIN}: ${m[1]}`);
+    // and its script lines name the check, or curl asking the local daemon (serve)
+    for (const script of scripts) {
+      assert.ok(script.startsWith(INSTALLED_BIN) || /^\/usr\/bin\/curl -fsS .* http:\/\/127\.0\.0\.1:8008\/[\w.-]+\/primary$/.test(script),
+        `${f}: the check is not run from ${INSTALLED_BIN}, nor asked of the daemon with curl -fsS: ${script}`);
     }
   }
 });
@@ -77,6 +81,17 @@ test('keepalived --config-test does reject a broken copy (the check above can fa
   writeFileSync(broken, localised(readFileSync(join(EXAMPLES, f), 'utf8')).replace('{', '{\n    no_such_keyword 1\n') + '\n}\n');
   const r = configTest(broken);
   assert.ok(r.status !== 0 || r.output !== '', 'keepalived --config-test accepted a broken file silently');
+});
+
+test('the HAProxy serve example (httpchk against the daemon) passes haproxy -c', () => {
+  const cfg = join(EXAMPLES, 'haproxy-serve.cfg');
+  const r = spawnSync('haproxy', ['-c', '-f', cfg], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, `haproxy -c: ${r.stdout}${r.stderr}`);
+  const text = readFileSync(cfg, 'utf8');
+  assert.match(text, /^\s*option httpchk$/m);
+  assert.match(text, /^\s*http-check expect status 200$/m);
+  assert.match(text, /check port 8008 addr 127\.0\.0\.1/);
+  assert.doesNotMatch(text, /external-check/, 'the daemon needs no external check');
 });
 
 test('the HAProxy example passes haproxy -c and its wrapper is valid sh that runs the check', () => {
