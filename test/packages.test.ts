@@ -86,9 +86,12 @@ function neededVersions(binary: string): Map<string, string[]> {
   return needed;
 }
 
+// test/systemd-unit.test.ts builds two of the packages too, maybe at the same time: one make at a time.
+const PACKAGES_LOCK = join(ROOT, 'dist/.packages.lock');
+
 /** `make packages` once for the whole file (it does nothing when the packages are up to date). */
 before(() => {
-  const r = run('make', ['packages'], { cwd: ROOT, timeout: 20 * 60_000 });
+  const r = run('flock', [PACKAGES_LOCK, 'make', 'packages'], { cwd: ROOT, timeout: 20 * 60_000 });
   assert.equal(r.status, 0, `make packages failed:\n${r.stdout}${r.stderr}`);
   for (const f of [...Object.values(DEB), ...Object.values(RPM)]) {
     assert.ok(existsSync(f), `make packages did not make ${f}`);
@@ -155,7 +158,7 @@ test('SHA256SUMS keeps the binaries and lists the four packages, and verifies', 
 });
 
 test('a second make packages with nothing changed has no work to do', () => {
-  const r = run('make', ['-q', 'packages'], { cwd: ROOT });
+  const r = run('flock', [PACKAGES_LOCK, 'make', '-q', 'packages'], { cwd: ROOT });
   assert.equal(r.status, 0, `make -q packages says something is out of date:\n${r.stdout}${r.stderr}`);
 });
 

@@ -38,7 +38,8 @@ let rpmRoot = '';
 
 before(() => {
   tmp = tempDir('mrc-unit');
-  const made = run('make', [DEB.slice(ROOT.length), RPM.slice(ROOT.length)], { cwd: ROOT, timeout: 20 * 60_000 });
+  // one make at a time: test/packages.test.ts may be making the packages at the same moment
+  const made = run('flock', [join(ROOT, 'dist/.packages.lock'), 'make', DEB.slice(ROOT.length), RPM.slice(ROOT.length)], { cwd: ROOT, timeout: 20 * 60_000 });
   assert.equal(made.status, 0, `make of the amd64 .deb and x86_64 .rpm failed:\n${made.out}`);
   debRoot = join(tmp.dir, 'deb');
   const x = run('dpkg-deb', ['-x', DEB, debRoot]);
