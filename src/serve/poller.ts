@@ -62,6 +62,8 @@ export class Poller {
   private readonly verdicts = new Map<string, VerdictLabel>();
   /** which poll is under way: a login that completes after its poll ended sees another number */
   private pollSeq = 0;
+  /** connections lost by themselves so far */
+  private losses = 0;
 
   constructor(config: TargetConfig, events: PollEvents) {
     this.config = config;
@@ -119,6 +121,8 @@ export class Poller {
     const s = this.config.settings;
     const deadline = started + s.timeoutMs;
     const maintenance = this.maintenance();
+    let drain: { reason: string | null } | undefined;
+    void maintenance.then((reason) => { drain = { reason }; });
     let facts: Snapshot['facts'] = null;
     let error: ProbeError | null = null;
     try {
@@ -128,9 +132,19 @@ export class Poller {
       error = err instanceof ProbeFailure ? err.error : { code: 'INTERNAL', message: String(err) };
     }
     if (this.stopped) return;
-    const snapshot: Snapshot = { facts, at: Date.now(), error, maintenance: await maintenance };
-    if (this.stopped) return;
-    this.publish(snapshot);
+    const found = { facts, at: Date.now(), error };
+    if (drain) this.publish({ ...found, maintenance: drain.reason });
+    else {
+      // The stat has not answered (it may take MAINTENANCE_STAT_MS): what the poll found replaces
+      // the facts before it at once, under the file's last reason, then the stat's reason follows.
+      if (this.target.snapshot.at !== null) this.publish({ ...found, maintenance: this.target.snapshot.maintenance });
+      const losses = this.losses;
+      const reason = await maintenance;
+      if (this.stopped) return;
+      // (the snapshot as it is now: a connection lost meanwhile has taken its facts away)
+      if (this.target.snapshot.at === null) this.publish({ ...found, ...(losses !== this.losses && { facts: null, error: this.lastConnectError ?? null }), maintenance: reason });
+      else if (reason !== this.target.snapshot.maintenance) this.publish({ ...this.target.snapshot, maintenance: reason });
+    }
     this.lastTickAt = Date.now();
     this.events.polled(this, this.lastTickAt - started, error);
     this.timer = setTimeout(() => void this.tick(), Math.max(0, started + this.config.intervalMs - Date.now()));
@@ -222,6 +236,7 @@ export class Poller {
   private lost(session: Session | undefined, e: ProbeError): void {
     if (this.stopped || session === undefined || session !== this.session) return;
     this.session = undefined;
+    this.losses++;
     this.lastConnectError = e;
     this.nextAttemptAt = Date.now() + this.backoffMs;
     this.events.reconnect(this, `connection lost: ${e.message}`);
