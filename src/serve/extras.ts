@@ -14,6 +14,7 @@ import type { ServeConfig, ServeEntry } from './config.ts';
 import type { Poller } from './poller.ts';
 import { paramValues, ROLE_ALIASES } from './http.ts';
 import type { Answer, Ask, Target } from './state.ts';
+import { factsSince } from './state.ts';
 import { groupAnswer, groupHolder, splitBrains, splitBrainReason, SplitBrainWatch } from './groups.ts';
 import type { View } from './groups.ts';
 import { agentServer } from './agent.ts';
@@ -274,7 +275,8 @@ export class Extras {
       const role = p.config.settings.role;
       const a = this.judge(p, { ...p.config.asks[role], databases: [d] }, now, view);
       const snap = p.target.snapshot;
-      const fresh = snap.at !== null && now - snap.at <= p.config.maxAgeMs ? snap.facts : null;
+      const since = factsSince(snap);
+      const fresh = since !== null && now - since <= p.config.maxAgeMs ? snap.facts : null;
       return {
         target: p.target.name, server: serverName(p.config.settings), database: d, asked: role,
         role: roleShown(fresh?.find((f) => f.requested === d)), verdict: label(a), status: a.status, reason: a.reason,

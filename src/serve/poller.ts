@@ -62,6 +62,8 @@ export class Poller {
   private readonly verdicts = new Map<string, VerdictLabel>();
   /** which poll is under way: a login that completes after its poll ended sees another number */
   private pollSeq = 0;
+  /** when the latest facts query was sent */
+  private askedAt = 0;
   /** connections lost by themselves so far */
   private losses = 0;
 
@@ -132,7 +134,7 @@ export class Poller {
       error = err instanceof ProbeFailure ? err.error : { code: 'INTERNAL', message: String(err) };
     }
     if (this.stopped) return;
-    const found = { facts, at: Date.now(), error };
+    const found = { facts, at: Date.now(), error, ...(facts !== null && { asked: this.askedAt }) };
     if (drain) this.publish({ ...found, maintenance: drain.reason });
     else {
       // The stat has not answered (it may take MAINTENANCE_STAT_MS): what the poll found replaces
@@ -206,6 +208,7 @@ export class Poller {
       this.session = await this.connect(clock, deadline);
     }
     clock.enter('query');
+    this.askedAt = Date.now();
     return this.session.facts(this.config.settings.databases);
   }
 

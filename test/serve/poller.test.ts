@@ -17,9 +17,8 @@ after(() => sim.close());
 
 const INTERVAL_MS = 200;
 
-function poller(): Poller {
-  const c = parseServeConfig(`user = monitor\npassword = ${MONITOR_PASSWORD}\ndatabase = appdb\nencrypt = off\n` +
-    `interval = ${INTERVAL_MS / 1000}\ntimeout = 2\nmax-age = 10\nmaintenance-file = /nonexistent-${process.pid}/drain\n` +
+function poller(extra = `interval = ${INTERVAL_MS / 1000}\ntimeout = 2\nmax-age = 10\nmaintenance-file = /nonexistent-${process.pid}/drain\n`): Poller {
+  const c = parseServeConfig(`user = monitor\npassword = ${MONITOR_PASSWORD}\ndatabase = appdb\nencrypt = off\n${extra}` +
     `[sql1]\nhost = 127.0.0.1\nport = ${sim.port}\n`, 'serve.conf', {});
   const p = new Poller(c.targets[0], { polled() {}, reconnect() {}, verdictChanged() {} });
   after(() => p.stop());
@@ -72,3 +71,33 @@ for (const row of rows) {
     p.stop();
   });
 }
+
+test('the facts\' age counts from when their query was sent: a server that answers in 0.7 s never passes max-age 0.5 s', { timeout: 30_000 }, async () => {
+  const p = poller('interval = 0.5\ntimeout = 2\nmax-age = 0.5\n');
+  p.start();
+  await until('a first pass', () => status(p).status === 200, 10_000);
+  // the simulator reads its catalog when the query arrives, and answers 700 ms later
+  await sim.setFault({ name: 'delay', ms: 700, on: 'rpc' });
+  after(() => sim.setFault(undefined));
+  const seen = new Map<string, number>();
+  let oldest = 0;
+  const start = performance.now();
+  let slowFacts = 0;
+  while (performance.now() - start < 4000) {
+    const a = status(p);
+    const key = `${a.status} ${a.errorCode}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+    if (performance.now() - start > 1500) {
+      // past the poll under way when the delay began: every answer is from a slow poll's facts
+      if (a.status === 200) assert.fail(`a 200 from facts ${a.ageSeconds} s old (max-age 0.5 s): ${a.reason}`);
+      if (p.target.snapshot.facts !== null) slowFacts++;
+      oldest = Math.max(oldest, a.ageSeconds ?? 0);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  console.log(`delay 700 ms, max-age 0.5 s: answers ${[...seen].map(([k, n]) => `${k} x${n}`).join(', ')}`);
+  assert.ok(slowFacts > 0, 'facts of slow polls were there to be judged');
+  await sim.setFault(undefined);
+  await until('a pass again', () => status(p).status === 200, 10_000);
+  p.stop();
+});
