@@ -33,8 +33,12 @@ export interface Host {
   registry: Registry;
 }
 
-/** The full sweep (facts going stale, probe ports, history) runs this often besides after each poll. */
-export const SWEEP_MS = 250;
+/**
+ * Besides after each poll, the full sweep (probe ports, history, split brains) runs when some
+ * target's facts grow older than its max-age, the only change time alone makes; and at least this
+ * often, should the wall clock be stepped.
+ */
+export const SWEEP_MS = 5000;
 export const PAGE_REFRESH_SECONDS = 5;
 
 const entry = (c: ServeConfig, scope: string, name: string): ServeEntry | undefined => c.serveValues.get(scope)?.get(name);
@@ -92,6 +96,7 @@ export class Extras {
   readonly history = new History(100);
   private readonly labels = new Map<string, VerdictLabel>();
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(host: Host) {
     this.host = host;
@@ -132,8 +137,6 @@ export class Extras {
   async start(): Promise<void> {
     await this.bindAgent(this.host.config());
     this.sweep();
-    this.timer = setInterval(() => this.sweep(), SWEEP_MS);
-    this.timer.unref();
   }
 
   /** After a reload: the agent listener moves if agent-listen changed (or stays, logged, if it cannot). */
@@ -156,7 +159,8 @@ export class Extras {
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
     this.agent?.server.close();
     void this.probes.close();
   }
@@ -258,6 +262,22 @@ export class Extras {
       }
       return [{ spec, ...v }];
     }));
+    this.schedule(now);
+  }
+
+  /** The next full sweep: when the first facts now fresh grow too old (SWEEP_MS at most). */
+  private schedule(now: number): void {
+    if (this.stopped) return;
+    let due = now + SWEEP_MS;
+    for (const p of this.host.pollers().values()) {
+      const since = factsSince(p.target.snapshot);
+      if (p.target.snapshot.facts === null || since === null) continue;
+      const stale = since + p.config.maxAgeMs + 1;
+      if (stale > now && stale < due) due = stale;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => { this.timer = undefined; this.sweep(); }, due - now);
+    this.timer.unref();
   }
 
   private readonly probeVerdicts = new Map<string, { pass: boolean; reason: string }>();

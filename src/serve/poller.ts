@@ -33,6 +33,8 @@ export interface PollEvents {
   reconnect(p: Poller, why: string): void;
   /** a database's verdict under the target's role changed */
   verdictChanged(p: Poller, database: string, from: VerdictLabel, to: VerdictLabel, reason: string, errorCode: string | null): void;
+  /** a new snapshot of the target (a poll, or a connection lost) */
+  published?(p: Poller): void;
   /** the answer to an ask (extras.ts: the group rule); default state.ts answer() */
   judge?(p: Poller, ask: Ask, nowMs: number): Answer;
 }
@@ -113,6 +115,7 @@ export class Poller {
       this.verdicts.set(database, to);
       this.verdictKeys.set(database, key);
     }
+    this.events.published?.(this);
   }
 
   private readonly verdictKeys = new Map<string, string>();

@@ -101,3 +101,21 @@ test('the facts\' age counts from when their query was sent: a server that answe
   await until('a pass again', () => status(p).status === 200, 10_000);
   p.stop();
 });
+
+test('a connection lost between two polls: the facts go at once, and the daemon hears of the new snapshot (probe ports, history)', { timeout: 30_000 }, async () => {
+  const own = await startSqlSim({ scenario: scenarioFile('principal'), host: '127.0.0.1' });
+  const c = parseServeConfig(`user = monitor\npassword = ${MONITOR_PASSWORD}\ndatabase = appdb\nencrypt = off\ninterval = 30\ntimeout = 2\n` +
+    `[sql1]\nhost = 127.0.0.1\nport = ${own.port}\n`, 'serve.conf', {});
+  const published: number[] = [];
+  const p = new Poller(c.targets[0], { polled() {}, reconnect() {}, verdictChanged() {}, published: () => { published.push(Date.now()); } });
+  after(() => p.stop());
+  p.start();
+  await until('a first pass', () => status(p).status === 200, 10_000);
+  const before = published.length;
+  const t0 = Date.now();
+  await own.close();
+  const ms = await until('the facts gone', () => p.target.snapshot.facts === null, 2000);
+  assert.ok(ms < 500, `${ms} ms (the next poll is 30 s away)`);
+  assert.ok(published.length > before && published.at(-1)! >= t0, 'published() was called for the lost connection');
+  p.stop();
+});
