@@ -144,7 +144,8 @@ export class Daemon {
       before.close();
       before.closeAllConnections();
     }
-    this.config = { ...next, secrets: [...new Set([...next.secrets])] };
+    // the old passwords stay secrets: what is kept from before (the page's history) may quote them
+    this.config = { ...next, secrets: [...new Set([...old.secrets, ...next.secrets])] };
     const kept: string[] = [];
     const restarted: string[] = [];
     for (const [name, p] of this.pollers) {
