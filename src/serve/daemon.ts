@@ -52,7 +52,6 @@ export class Daemon {
     this.events = {
       polled: (p, ms, error) => {
         this.metrics.polled(p, ms, error?.code ?? null);
-        this.extras.polled(p.target.name);
         if (opts.verbose) {
           const snap = p.target.snapshot;
           const what = error ? `no facts (${error.code}): ${probeReason(error, p.config.settings)}` : `facts of ${snap.facts?.length ?? 0} database(s)`;
@@ -64,6 +63,7 @@ export class Daemon {
         this.log(`${p.target.name}: ${why.startsWith('attempt') ? `reconnecting to ${serverName(p.config.settings)} (${why})` : why}`);
       },
       judge: (p, ask, now) => this.extras.judge(p, ask, now),
+      published: (p) => this.extras.polled(p.target.name),
       verdictChanged: (p, database, from, to, reason, code) => {
         if (from !== 'unknown' && from !== to) this.metrics.roleChanged(p, database);
         this.log(`${p.target.name}: database ${JSON.stringify(database)} as ${p.config.settings.role}: ${from} -> ${to}${code ? ` (${code})` : ''}: ${reason}`);
@@ -144,7 +144,8 @@ export class Daemon {
       before.close();
       before.closeAllConnections();
     }
-    this.config = { ...next, secrets: [...new Set([...next.secrets])] };
+    // the old passwords stay secrets: what is kept from before (the page's history) may quote them
+    this.config = { ...next, secrets: [...new Set([...old.secrets, ...next.secrets])] };
     const kept: string[] = [];
     const restarted: string[] = [];
     for (const [name, p] of this.pollers) {

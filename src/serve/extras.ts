@@ -14,6 +14,7 @@ import type { ServeConfig, ServeEntry } from './config.ts';
 import type { Poller } from './poller.ts';
 import { paramValues, ROLE_ALIASES } from './http.ts';
 import type { Answer, Ask, Target } from './state.ts';
+import { factsSince } from './state.ts';
 import { groupAnswer, groupHolder, splitBrains, splitBrainReason, SplitBrainWatch } from './groups.ts';
 import type { View } from './groups.ts';
 import { agentServer } from './agent.ts';
@@ -32,8 +33,12 @@ export interface Host {
   registry: Registry;
 }
 
-/** The full sweep (facts going stale, probe ports, history) runs this often besides after each poll. */
-export const SWEEP_MS = 250;
+/**
+ * Besides after each poll, the full sweep (probe ports, history, split brains) runs when some
+ * target's facts grow older than its max-age, the only change time alone makes; and at least this
+ * often, should the wall clock be stepped.
+ */
+export const SWEEP_MS = 5000;
 export const PAGE_REFRESH_SECONDS = 5;
 
 const entry = (c: ServeConfig, scope: string, name: string): ServeEntry | undefined => c.serveValues.get(scope)?.get(name);
@@ -91,6 +96,7 @@ export class Extras {
   readonly history = new History(100);
   private readonly labels = new Map<string, VerdictLabel>();
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(host: Host) {
     this.host = host;
@@ -131,8 +137,6 @@ export class Extras {
   async start(): Promise<void> {
     await this.bindAgent(this.host.config());
     this.sweep();
-    this.timer = setInterval(() => this.sweep(), SWEEP_MS);
-    this.timer.unref();
   }
 
   /** After a reload: the agent listener moves if agent-listen changed (or stays, logged, if it cannot). */
@@ -155,7 +159,8 @@ export class Extras {
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
     this.agent?.server.close();
     void this.probes.close();
   }
@@ -257,6 +262,22 @@ export class Extras {
       }
       return [{ spec, ...v }];
     }));
+    this.schedule(now);
+  }
+
+  /** The next full sweep: when the first facts now fresh grow too old (SWEEP_MS at most). */
+  private schedule(now: number): void {
+    if (this.stopped) return;
+    let due = now + SWEEP_MS;
+    for (const p of this.host.pollers().values()) {
+      const since = factsSince(p.target.snapshot);
+      if (p.target.snapshot.facts === null || since === null) continue;
+      const stale = since + p.config.maxAgeMs + 1;
+      if (stale > now && stale < due) due = stale;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => { this.timer = undefined; this.sweep(); }, due - now);
+    this.timer.unref();
   }
 
   private readonly probeVerdicts = new Map<string, { pass: boolean; reason: string }>();
@@ -274,7 +295,8 @@ export class Extras {
       const role = p.config.settings.role;
       const a = this.judge(p, { ...p.config.asks[role], databases: [d] }, now, view);
       const snap = p.target.snapshot;
-      const fresh = snap.at !== null && now - snap.at <= p.config.maxAgeMs ? snap.facts : null;
+      const since = factsSince(snap);
+      const fresh = since !== null && now - since <= p.config.maxAgeMs ? snap.facts : null;
       return {
         target: p.target.name, server: serverName(p.config.settings), database: d, asked: role,
         role: roleShown(fresh?.find((f) => f.requested === d)), verdict: label(a), status: a.status, reason: a.reason,

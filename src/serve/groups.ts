@@ -9,7 +9,7 @@ import type { DatabaseVerdict } from '../verdict.ts';
 import { probeReason } from '../run.ts';
 import type { Role } from '../settings.ts';
 import type { Answer, Ask, Target } from './state.ts';
-import { answer, defaultAsk } from './state.ts';
+import { answer, defaultAsk, factsSince } from './state.ts';
 
 export interface Group {
   name: string;
@@ -46,8 +46,9 @@ const q = JSON.stringify;
 export function claimOf(t: Target, database: string, role: Role, nowMs: number, maxAgeMs: number): Claim {
   const unknown = (reason: string): Claim => ({ member: t.name, state: 'unknown', reason });
   const s = t.snapshot;
-  if (s.at === null) return unknown('no poll has completed yet');
-  if (nowMs - s.at > maxAgeMs) return unknown(`facts are ${((nowMs - s.at) / 1000).toFixed(1)} s old`);
+  const since = factsSince(s);
+  if (since === null) return unknown('no poll has completed yet');
+  if (nowMs - since > maxAgeMs) return unknown(`facts are ${((nowMs - since) / 1000).toFixed(1)} s old`);
   if (s.facts === null) return unknown(s.error ? probeReason(s.error, t.settings) : 'the latest poll gave no facts');
   const f = s.facts.find((x) => x.requested === database);
   if (!f) return unknown(`does not poll database ${q(database)}`);

@@ -6,7 +6,7 @@
 // timeouts, connections.
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { answer } from './state.ts';
+import { answer, factsSince } from './state.ts';
 import type { Answer, Ask } from './state.ts';
 import { askFor, ROLES } from './config.ts';
 import type { Role } from '../settings.ts';
@@ -146,7 +146,7 @@ function handle(routes: Routes, req: IncomingMessage, res: ServerResponse): void
     const s = p.config.settings;
     return send(req, res, 200, {
       target: p.target.name, server: { host: s.host, port: s.port ?? null, instance: s.instance ?? null }, role: s.role, databases: s.databases,
-      ageSeconds: snap.at === null ? null : Math.max(0, (now - snap.at) / 1000), maintenance: snap.maintenance, error: snap.error,
+      ageSeconds: factsSince(snap) === null ? null : Math.max(0, (now - factsSince(snap)!) / 1000), maintenance: snap.maintenance, error: snap.error,
       roles, facts: snap.facts,
     }, secrets);
   }

@@ -3,7 +3,7 @@
 // answer() the HTTP checks use; counters and the histogram are fed by the poll loops.
 import { readdirSync } from 'node:fs';
 import { Registry, Gauge, Counter, Histogram } from 'prom-client';
-import { answer } from './state.ts';
+import { answer, factsSince } from './state.ts';
 import type { Answer, Ask } from './state.ts';
 import { ROLES } from './config.ts';
 import type { Poller } from './poller.ts';
@@ -29,7 +29,8 @@ export function createMetrics(pollers: () => Iterable<Poller>, judge: (p: Poller
       const now = Date.now();
       for (const p of pollers()) {
         const snap = p.target.snapshot;
-        const fresh = snap.facts !== null && snap.at !== null && now - snap.at <= p.config.maxAgeMs;
+        const since = factsSince(snap);
+        const fresh = snap.facts !== null && since !== null && now - since <= p.config.maxAgeMs;
         for (const d of p.config.settings.databases) {
           this.set({ target: p.target.name, database: d }, fresh && snap.facts!.some((f) => f.requested === d) ? 1 : 0);
         }

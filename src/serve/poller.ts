@@ -33,6 +33,8 @@ export interface PollEvents {
   reconnect(p: Poller, why: string): void;
   /** a database's verdict under the target's role changed */
   verdictChanged(p: Poller, database: string, from: VerdictLabel, to: VerdictLabel, reason: string, errorCode: string | null): void;
+  /** a new snapshot of the target (a poll, or a connection lost) */
+  published?(p: Poller): void;
   /** the answer to an ask (extras.ts: the group rule); default state.ts answer() */
   judge?(p: Poller, ask: Ask, nowMs: number): Answer;
 }
@@ -62,6 +64,10 @@ export class Poller {
   private readonly verdicts = new Map<string, VerdictLabel>();
   /** which poll is under way: a login that completes after its poll ended sees another number */
   private pollSeq = 0;
+  /** when the latest facts query was sent */
+  private askedAt = 0;
+  /** connections lost by themselves so far */
+  private losses = 0;
 
   constructor(config: TargetConfig, events: PollEvents) {
     this.config = config;
@@ -109,6 +115,7 @@ export class Poller {
       this.verdicts.set(database, to);
       this.verdictKeys.set(database, key);
     }
+    this.events.published?.(this);
   }
 
   private readonly verdictKeys = new Map<string, string>();
@@ -119,6 +126,8 @@ export class Poller {
     const s = this.config.settings;
     const deadline = started + s.timeoutMs;
     const maintenance = this.maintenance();
+    let drain: { reason: string | null } | undefined;
+    void maintenance.then((reason) => { drain = { reason }; });
     let facts: Snapshot['facts'] = null;
     let error: ProbeError | null = null;
     try {
@@ -128,9 +137,19 @@ export class Poller {
       error = err instanceof ProbeFailure ? err.error : { code: 'INTERNAL', message: String(err) };
     }
     if (this.stopped) return;
-    const snapshot: Snapshot = { facts, at: Date.now(), error, maintenance: await maintenance };
-    if (this.stopped) return;
-    this.publish(snapshot);
+    const found = { facts, at: Date.now(), error, ...(facts !== null && { asked: this.askedAt }) };
+    if (drain) this.publish({ ...found, maintenance: drain.reason });
+    else {
+      // The stat has not answered (it may take MAINTENANCE_STAT_MS): what the poll found replaces
+      // the facts before it at once, under the file's last reason, then the stat's reason follows.
+      if (this.target.snapshot.at !== null) this.publish({ ...found, maintenance: this.target.snapshot.maintenance });
+      const losses = this.losses;
+      const reason = await maintenance;
+      if (this.stopped) return;
+      // (the snapshot as it is now: a connection lost meanwhile has taken its facts away)
+      if (this.target.snapshot.at === null) this.publish({ ...found, ...(losses !== this.losses && { facts: null, error: this.lastConnectError ?? null }), maintenance: reason });
+      else if (reason !== this.target.snapshot.maintenance) this.publish({ ...this.target.snapshot, maintenance: reason });
+    }
     this.lastTickAt = Date.now();
     this.events.polled(this, this.lastTickAt - started, error);
     this.timer = setTimeout(() => void this.tick(), Math.max(0, started + this.config.intervalMs - Date.now()));
@@ -192,6 +211,7 @@ export class Poller {
       this.session = await this.connect(clock, deadline);
     }
     clock.enter('query');
+    this.askedAt = Date.now();
     return this.session.facts(this.config.settings.databases);
   }
 
@@ -222,6 +242,7 @@ export class Poller {
   private lost(session: Session | undefined, e: ProbeError): void {
     if (this.stopped || session === undefined || session !== this.session) return;
     this.session = undefined;
+    this.losses++;
     this.lastConnectError = e;
     this.nextAttemptAt = Date.now() + this.backoffMs;
     this.events.reconnect(this, `connection lost: ${e.message}`);

@@ -18,6 +18,13 @@ export interface Snapshot {
   error: ProbeError | null;
   /** the maintenance file's reason at the latest poll (run.ts maintenanceReason), or null */
   maintenance: string | null;
+  /** with facts: when their query was sent; the server read them at that time or later, so their age counts from here (default `at`) */
+  asked?: number;
+}
+
+/** Since when the snapshot's facts are known (their query's start), or null before the first poll. */
+export function factsSince(s: Snapshot): number | null {
+  return s.at === null ? null : (s.asked ?? s.at);
 }
 
 /** One target of the serve config: its name ([NAME]), its one-shot settings, its latest snapshot. */
@@ -68,12 +75,13 @@ export function defaultAsk(s: Settings): Ask {
 /** The answer to `ask` from the target's latest snapshot at `nowMs`; facts older than maxAgeMs are unknown. */
 export function answer(t: Target, ask: Ask, nowMs: number, maxAgeMs: number): Answer {
   const snap = t.snapshot;
-  const ageSeconds = snap.at === null ? null : Math.max(0, (nowMs - snap.at) / 1000);
+  const since = factsSince(snap);
+  const ageSeconds = since === null ? null : Math.max(0, (nowMs - since) / 1000);
   const out = (status: Status, reason: string, errorCode: string | null, verdict: Verdict | null = null, facts: DatabaseFacts[] | null = null): Answer =>
     ({ status, pass: status === 200, reason, errorCode, verdict, facts, ageSeconds });
   if (snap.maintenance !== null) return out(404, snap.maintenance, 'MAINTENANCE');
-  if (snap.at === null) return out(503, 'no poll has completed yet', 'NOFACTS');
-  if (nowMs - snap.at > maxAgeMs) return out(503, `facts are ${ageSeconds!.toFixed(1)} s old (max-age ${maxAgeMs / 1000} s)`, 'STALE');
+  if (since === null) return out(503, 'no poll has completed yet', 'NOFACTS');
+  if (nowMs - since > maxAgeMs) return out(503, `facts are ${ageSeconds!.toFixed(1)} s old (max-age ${maxAgeMs / 1000} s)`, 'STALE');
   if (snap.facts === null) return out(503, snap.error ? probeReason(snap.error, t.settings) : 'the latest poll gave no facts', snap.error?.code ?? 'NOFACTS');
   const facts = ask.databases.map((d) => snap.facts!.find((f) => f.requested === d));
   if (facts.some((f) => f === undefined)) return out(503, 'a database asked for is not polled for this target', 'NOFACTS');
