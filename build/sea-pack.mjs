@@ -84,8 +84,8 @@ for (const arch of opt('arch', 'x64,arm64').split(',')) {
       // A heap that stays small: by default V8 lets a long-running process (serve) grow its young
       // generation to 16 MB semi-spaces and collects its old one late. The packed daemon with 50
       // targets under load (bench/serve.ts --soak), 28 MB of it live heap: 98 MB of RSS at start and
-      // 230 MB after a minute by default; 104 and 156 MB with the old space's limit alone; 76 and
-      // 87 MB with both flags, and a check costs the same. The limit is a ceiling far above what
+      // 230 MB after a minute by default; 104 and 156 MB with the old space's limit alone; 76 to
+      // 109 MB with both flags (several runs), and a check costs the same. The limit is a ceiling far above what
       // either mode holds: reaching it ends the process (a failed check; systemd restarts the
       // daemon), never a pass.
       execArgv: ['--use-openssl-ca', '--max-semi-space-size=1', '--max-old-space-size=128'],

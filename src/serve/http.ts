@@ -132,6 +132,9 @@ function handle(routes: Routes, req: IncomingMessage, res: ServerResponse): void
   if (!m || !p) {
     const extra = routes.extra?.(req, path, query);
     if (extra) return send(req, res, extra.status, extra.body, secrets, extra.type);
+    // a role asked of a target this config does not have: 503, not 404, which HAProxy's
+    // disable-on-404 reads as "drained" and would still send persistent connections to
+    if (m?.[2] !== undefined && ROLE_ALIASES[m[2].toLowerCase()]) return send(req, res, 503, { error: `no such target ${JSON.stringify(m[1])} in this config` }, secrets);
     return send(req, res, 404, { error: 'no such target or endpoint' }, secrets);
   }
   const now = Date.now();

@@ -83,7 +83,8 @@ test('request parameters, judged by the one-shot\'s rules: a table', async () =>
     ['/sql1/mirror', 503, null],
     ['/sql1/leader', 400, /unknown role "leader"/],
     ['/sql1/constructor', 400, /unknown role "constructor"/], // a property of every object, not a role
-    ['/sql9/primary', 404, /no such target/],
+    ['/sql9/primary', 503, /no such target "sql9"/], // not 404: disable-on-404 would drain, not fail
+    ['/sql9', 404, /no such target/],
     ['/sql1/primary/extra', 404, null],
     ['/', 200, null], // the status page (extras.ts)
     ['/group/none/primary', 404, /no group "none"/],
