@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, BIN_X64 } from '../helpers/paths.ts';
-import { tempDir, waitUntil, fmtMs, sleep, type Daemon } from './harness.ts';
-import { createLbPair, addressesOf, canCreateNetns, namespaceExists, type LbPair } from './netns.ts';
+import { tempDir, waitUntil, fmtMs, type Daemon } from './harness.ts';
+import { createLbPair, canCreateNetns, namespaceExists, vipWatcher, type LbPair } from './netns.ts';
 import { startKeepalived, type VrrpSettings } from './keepalived.ts';
 import { SimProcess, SCENARIOS, DATABASE, LOGIN, loadScenario, passwordOf } from './sim.ts';
 import { withCheckUser, CHECK_USER } from '../helpers/check-user.ts';
@@ -32,7 +32,6 @@ let tmp: ReturnType<typeof tempDir>;
 const daemons: Daemon[] = [];
 const serves: ServeProcess[] = [];
 let sims: SimProcess | undefined;
-const overlaps: string[] = [];
 
 /** The example's vrrp_script line, for the target of this host. */
 function exampleScript(target: 'sql1' | 'sql2'): string {
@@ -84,30 +83,13 @@ after(async () => {
   tmp?.remove();
 });
 
-type Where = 'a' | 'b' | 'none' | 'both';
-function vipIsOn(): Where {
-  const a = addressesOf(pair!.a).includes(pair!.vip);
-  const b = addressesOf(pair!.b).includes(pair!.vip);
-  const w: Where = a && b ? 'both' : a ? 'a' : b ? 'b' : 'none';
-  if (w === 'both') overlaps.push(new Date().toISOString());
-  return w;
-}
-
-async function vipSettlesOn(want: Where, what: string): Promise<number> {
-  try {
-    const ms = await waitUntil(`the VIP on ${want} (${what})`, () => vipIsOn() === want, MOVE_LIMIT_MS + 10_000, 50);
-    const until = performance.now() + 2 * INTERVAL * 1000;
-    while (performance.now() < until) {
-      assert.equal(vipIsOn(), want, `the VIP left ${want} again (${what})`);
-      await sleep(100);
-    }
-    return ms;
-  } catch (e) {
+const { overlaps, vipIsOn, vipSettlesOn } = vipWatcher(() => pair!, {
+  intervalS: INTERVAL, limitMs: MOVE_LIMIT_MS,
+  onFail: () => {
     for (const d of daemons) console.log(`--- ${d.name}:\n${d.tail(25)}`);
     for (const s of serves) console.log(`--- serve:\n${s.lines.slice(-15).join('\n')}`);
-    throw e;
-  }
-}
+  },
+});
 
 test('the VIP sits on the host whose SQL Server is principal (vrrp_script: curl -fsS against the daemon)', { skip }, async () => {
   const ms = await vipSettlesOn('a', 'start: A principal, B mirror');

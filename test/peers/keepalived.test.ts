@@ -11,7 +11,7 @@ import { existsSync, chmodSync, chownSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_X64 } from '../helpers/paths.ts';
 import { tempDir, waitUntil, writePrivate, secureCopy, fmtMs, type Daemon } from './harness.ts';
-import { createLbPair, addressesOf, canCreateNetns, namespaceExists, type LbPair } from './netns.ts';
+import { createLbPair, canCreateNetns, namespaceExists, vipWatcher, type LbPair } from './netns.ts';
 import { startKeepalived, type VrrpSettings } from './keepalived.ts';
 import { SimProcess, SCENARIOS, DATABASE, LOGIN, loadScenario, passwordOf } from './sim.ts';
 import { withCheckUser, checkUserIds, CHECK_USER } from '../helpers/check-user.ts';
@@ -31,7 +31,6 @@ let tmp: ReturnType<typeof tempDir>;
 const daemons: Daemon[] = [];
 let sims: SimProcess | undefined;
 /** every VIP sample: both hosts holding it at once would be a split brain */
-const overlaps: string[] = [];
 
 before(async () => {
   if (skip) return;
@@ -83,30 +82,12 @@ after(async () => {
   tmp?.remove();
 });
 
-type Where = 'a' | 'b' | 'none' | 'both';
-function vipIsOn(): Where {
-  const a = addressesOf(pair!.a).includes(pair!.vip);
-  const b = addressesOf(pair!.b).includes(pair!.vip);
-  const w: Where = a && b ? 'both' : a ? 'a' : b ? 'b' : 'none';
-  if (w === 'both') overlaps.push(new Date().toISOString());
-  return w;
-}
-
-async function vipSettlesOn(want: Where, what: string): Promise<number> {
-  try {
-    const ms = await waitUntil(`the VIP on ${want} (${what})`, () => vipIsOn() === want, MOVE_LIMIT_MS + 10_000, 50);
-    // and it stays there: no flapping over the next two check intervals
-    const until = performance.now() + 2 * INTERVAL * 1000;
-    while (performance.now() < until) {
-      assert.equal(vipIsOn(), want, `the VIP left ${want} again (${what})`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return ms;
-  } catch (e) {
+const { overlaps, vipIsOn, vipSettlesOn } = vipWatcher(() => pair!, {
+  intervalS: INTERVAL, limitMs: MOVE_LIMIT_MS,
+  onFail: () => {
     for (const d of daemons) console.log(`--- ${d.name}:\n${d.tail(25)}`);
-    throw e;
-  }
-}
+  },
+});
 
 test('the VIP sits on the host whose SQL Server is principal', { skip }, async () => {
   const ms = await vipSettlesOn('a', 'start: A principal, B mirror');

@@ -7,7 +7,8 @@
 // Names carry a random tag so parallel runs never collide; destroy() (and a process-exit hook)
 // deletes them whatever happened.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { uniqueTag } from './harness.ts';
+import assert from 'node:assert/strict';
+import { uniqueTag, waitUntil, sleep } from './harness.ts';
 
 export interface LbHost {
   ns: string;
@@ -94,6 +95,38 @@ export function createLbPair(): LbPair {
 export function addressesOf(h: LbHost): string[] {
   const out = ip(['-n', h.ns, '-4', '-o', 'addr', 'show', 'dev', h.dev]);
   return [...out.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]);
+}
+
+export type Where = 'a' | 'b' | 'none' | 'both';
+
+/**
+ * Where the pair's VIP is, and a wait for it to settle on one place and stay there over two check
+ * intervals (no flapping); every moment both held it is kept in `overlaps` (a split brain).
+ */
+export function vipWatcher(pair: () => LbPair, o: { intervalS: number; limitMs: number; onFail: () => void }) {
+  const overlaps: string[] = [];
+  const vipIsOn = (): Where => {
+    const a = addressesOf(pair().a).includes(pair().vip);
+    const b = addressesOf(pair().b).includes(pair().vip);
+    const w: Where = a && b ? 'both' : a ? 'a' : b ? 'b' : 'none';
+    if (w === 'both') overlaps.push(new Date().toISOString());
+    return w;
+  };
+  const vipSettlesOn = async (want: Where, what: string): Promise<number> => {
+    try {
+      const ms = await waitUntil(`the VIP on ${want} (${what})`, () => vipIsOn() === want, o.limitMs + 10_000, 50);
+      const until = performance.now() + 2 * o.intervalS * 1000;
+      while (performance.now() < until) {
+        assert.equal(vipIsOn(), want, `the VIP left ${want} again (${what})`);
+        await sleep(100);
+      }
+      return ms;
+    } catch (e) {
+      o.onFail();
+      throw e;
+    }
+  };
+  return { overlaps, vipIsOn, vipSettlesOn };
 }
 
 export function namespaceExists(ns: string): boolean {
