@@ -30,7 +30,9 @@ test('SIGHUP: a good config is taken (changed targets reconnect, unchanged ones 
     assert.match(line, /kept keep; reconnecting move; added added; removed gone/);
     await waitForStatus(d, '/move/primary', 200, 3000);
     await waitForStatus(d, '/added/primary', 200, 3000);
-    assert.equal((await d.get('/gone/primary')).status, 404, 'a removed target is no longer known');
+    const gone = await d.get('/gone/primary');
+    assert.equal(gone.status, 503, 'a removed target is no longer known (a 503, never a pass)');
+    assert.match(JSON.parse(gone.text).error, /no such target "gone"/);
     assert.equal(principal.stats.logins, keptLogins, 'the unchanged target kept its connection: no new login');
     assert.equal((await d.get('/keep/primary')).status, 200);
 
