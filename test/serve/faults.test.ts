@@ -144,6 +144,7 @@ test('fuzzed answers (a byte of each reply changed at random for 4 s): the daemo
 // The network cut: the server in a namespace of its own, reached over a veth pair whose root side
 // is set down, then up again.
 const netns = canCreateNetns();
+if (!netns.ok) console.log(`# SKIPPED LOUDLY: the network-cut fault row needs network namespaces (${netns.why})`);
 test('fault: network cut (veth link down): 503 within interval + deadline, then 200 after the link is back', { timeout: 90_000, skip: netns.ok ? false : `SKIPPED LOUDLY: cannot create network namespaces (${netns.why})` }, async () => {
   const tag = uniqueTag();
   const ns = `mrc-srv-${tag}`;

@@ -18,6 +18,7 @@ const sim = await startSqlSim({ scenario: scenarioFile('principal'), host: '127.
 after(() => sim.close());
 const fuse = existsSync('/dev/fuse');
 
+if (!fuse) console.log('# SKIPPED LOUDLY: the hung-mount test needs /dev/fuse');
 test('a hung stat of the drain file stalls nothing: the daemon answers, polls, and stops on SIGTERM within 1 s', { timeout: 60_000, skip: fuse ? false : 'SKIPPED LOUDLY: no /dev/fuse' }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'serve-hung-'));
   const mnt = join(dir, 'mnt');
