@@ -211,7 +211,8 @@ async function main(argv: string[]): Promise<never> {
 }
 
 if (SERVE) {
-  import('./serve/index.ts').then((m) => m.serve(process.argv.slice(3)), (err: unknown) => {
+  // a chunk that cannot load, or a serve() that rejects: one line and exit 1, never a stack trace
+  import('./serve/index.ts').then((m) => m.serve(process.argv.slice(3))).catch((err: unknown) => {
     write(2, `mssql-role-check: internal error: ${firstLine(err)}\n`);
     return 1;
   }).then((code) => exit(code, code === 0));
