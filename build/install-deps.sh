@@ -26,6 +26,7 @@ if [ "$mode" = all ]; then
     docker-compose python3-yaml shellcheck   # static checks of the SQL Server 2022 docker harness
     prometheus                          # promtool: checks the daemon's /metrics
     systemd                             # systemd-analyze: verifies the daemon's unit
+    systemd-container                   # systemd-nspawn: boots the unit under a real systemd
     chromium fonts-dejavu-core          # the daemon's status page, in a real browser
   )
 fi
