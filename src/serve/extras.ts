@@ -334,8 +334,12 @@ export class Extras {
     const m = /^\/group\/([A-Za-z0-9_.-]{1,64})\/([A-Za-z]{1,16})\/?$/.exec(path);
     if (!m) return undefined;
     const g = this.host.config().groups.find((x) => x.name === m[1]);
-    if (!g) return { status: 404, body: { error: `no group ${JSON.stringify(m[1])}` } };
     const role = ROLE_ALIASES[m[2].toLowerCase()] as Role | undefined;
+    if (!g) {
+      // as for an unknown target (http.ts): 503, not the 404 that disable-on-404 reads as "drained"
+      if (role) return { status: 503, body: { error: `no such group ${JSON.stringify(m[1])} in this config` } };
+      return { status: 404, body: { error: `no such group ${JSON.stringify(m[1])} or role ${JSON.stringify(m[2])}` } };
+    }
     if (role !== 'primary' && role !== 'mirror') return { status: 400, body: { error: 'a group is asked for its primary or its mirror: /group/NAME/primary' } };
     if (query.size > 0) return { status: 400, body: { error: 'GET /group/NAME/ROLE takes no parameter' } };
     const h = groupHolder(this.view(), g, Date.now(), role);

@@ -48,6 +48,8 @@ export interface Routes {
 // (no prototype: "/sql1/constructor" must be an unknown role, not Object's own property)
 export const ROLE_ALIASES: Record<string, Role | undefined> = Object.assign(Object.create(null),
   Object.fromEntries(ROLE_WORDS.map((w) => [w, w in ROLE_WORDS_ALIASES ? ROLE_WORDS_ALIASES[w as keyof typeof ROLE_WORDS_ALIASES] : w])));
+/** every method every path answers */
+const ALLOW = 'GET, HEAD, OPTIONS';
 const PARAMS: readonly OptionName[] = ['max-lag', 'mirroring-state', 'database'];
 const TARGET_PATH = /^\/([A-Za-z0-9_.-]{1,64})(?:\/([A-Za-z]{1,16}))?\/?$/;
 
@@ -96,6 +98,8 @@ function send(req: IncomingMessage, res: ServerResponse, status: number, value: 
     'Content-Type': type,
     'Cache-Control': 'no-store',
     'Content-Length': withBody ? Buffer.byteLength(text) : 0,
+    // OPTIONS says what the resource takes (RFC 9110 9.3.7), with the status a GET would have (HAProxy's httpchk asks OPTIONS)
+    ...(req.method === 'OPTIONS' && { Allow: ALLOW }),
   });
   res.end(withBody ? text : undefined);
 }
@@ -105,7 +109,7 @@ function handle(routes: Routes, req: IncomingMessage, res: ServerResponse): void
   // the body, if any, is not read: drained, up to the request timeout
   req.resume();
   if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
-    res.setHeader('Allow', 'GET, HEAD, OPTIONS');
+    res.setHeader('Allow', ALLOW); // a 405 must carry it (RFC 9110 15.5.6)
     return send(req, res, 405, { error: 'only GET, HEAD and OPTIONS' }, secrets);
   }
   const url = req.url ?? '';

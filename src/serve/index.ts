@@ -5,6 +5,7 @@
 import { writeSync } from 'node:fs';
 import { DEFAULT_CONFIG, readServeConfig, SERVE_OPTIONS, NOT_FOR_SERVE } from './config.ts';
 import { Daemon } from './daemon.ts';
+import { pollerOfContext } from './poller.ts';
 import { UsageError } from '../errors.ts';
 import { target as serverName } from '../output.ts';
 
@@ -120,14 +121,17 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   process.on('SIGINT', () => stop('SIGINT'));
   let reloading: Promise<unknown> = Promise.resolve();
   process.on('SIGHUP', () => { reloading = reloading.then(() => daemon.reload()); });
-  // An exception nobody caught, while a poll talks to its server, is the driver choking on what
-  // that server sent: that poll fails (PROTOCOL) and reconnects. Anywhere else it is a bug: exit 1.
+  // An exception nobody caught, thrown in a target's loop (its driver's event handlers, during a
+  // poll or between polls), is that driver choking on what its server sent: that target alone
+  // fails (PROTOCOL), without facts until it has reconnected. One that no target's loop owns is a
+  // bug of the daemon's own, whose state can no longer be trusted: one line and exit 1, which
+  // takes every check down (never a false pass) and lets systemd restart it (Restart=on-failure).
   const uncaught = (err: unknown) => {
     const first = String((err as Error)?.message ?? err).split('\n', 1)[0];
-    const busy = [...daemon.pollers.values()].filter((p) => p.inFlight);
-    if (busy.length > 0 && !stopping) {
-      for (const p of busy) p.failCurrent({ code: 'PROTOCOL', message: first });
-      daemon.log(`unexpected answer from the server during a poll of ${busy.map((p) => p.target.name).join(', ')}: ${first}`);
+    const p = pollerOfContext();
+    if (p && !stopping) {
+      const when = p.driverFault({ code: 'PROTOCOL', message: first });
+      daemon.log(`${p.target.name}: unexpected answer from the server ${when === 'poll' ? 'during a poll' : when === 'idle' ? 'between polls (connection dropped, facts unknown until it reconnects)' : 'after its loop was stopped'}: ${first}`);
       return;
     }
     daemon.log(`internal error: ${first}`);

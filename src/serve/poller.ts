@@ -2,7 +2,9 @@
 // every guard of it), the facts query every `interval`, each poll under the target's timeout.
 // A poll that fails or times out leaves the snapshot without facts at once; a lost connection
 // too, without waiting for the next poll. Reconnects back off from 0.5 s, doubling to 30 s, and
-// start again from 0.5 s after a poll that succeeds. The loop ticks every interval whatever
+// start again from 0.5 s after a poll that succeeds: after a failed login, and as well after a
+// connection dropped (a poll timed out or failed) or lost, so a server that takes logins and then
+// stalls every query is not logged in to every interval. The loop ticks every interval whatever
 // happens (a tick while backing off completes at once with the last error), so /health can tell
 // a loop that is alive from one that is stuck.
 // tedious directly, not mssql's ConnectionPool: the pool would bypass openConnection's guards
@@ -10,6 +12,7 @@
 // logged in twice, on two TCP connections, before its first query was answered (connect()
 // validates with a connection of its own), where a session logs in once.
 import { stat } from 'node:fs/promises';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { openSession, ProbeFailure } from '../prober/index.ts';
 import type { Session, ProbeError } from '../prober/index.ts';
 import { PhaseClock } from '../phases.ts';
@@ -17,6 +20,19 @@ import { maintenanceFrom } from '../run.ts';
 import { answer, defaultAsk } from './state.ts';
 import type { Target, Snapshot, Answer, Ask } from './state.ts';
 import type { TargetConfig } from './config.ts';
+
+// Every callback of a target's loop, its driver's included, runs with its Poller in this store
+// (tick() runs under it; timers and sockets made there keep it): an exception nobody caught can be
+// told apart by the target whose driver threw it (index.ts). The daemon's own callbacks run
+// outside it (events below), so that a bug of theirs is not taken for a server's fault.
+const owner = new AsyncLocalStorage<Poller>();
+
+/** The target loop in whose callbacks the code running now was started, if any. */
+export function pollerOfContext(): Poller | undefined {
+  return owner.getStore();
+}
+
+const outside = <T>(f: () => T): T => owner.exit(f);
 
 export const BACKOFF_FIRST_MS = 500;
 export const BACKOFF_MAX_MS = 30_000;
@@ -77,7 +93,7 @@ export class Poller {
 
   start(): void {
     this.startedAt = Date.now();
-    this.timer = setTimeout(() => void this.tick(), 0);
+    this.timer = setTimeout(() => owner.run(this, () => void this.tick()), 0);
   }
 
   /** No more polls; the connection is closed. */
@@ -94,12 +110,30 @@ export class Poller {
     return this.statPending !== undefined;
   }
 
-  /** Ends the poll under way with `error` (an exception the driver threw outside any callback). */
-  failCurrent(error: ProbeError): void {
-    this.abortPoll?.(new ProbeFailure(error));
+  /**
+   * An exception the driver threw where nobody catches it (an event handler of its own), in this
+   * loop's context: the poll under way fails with it; between polls the connection is dropped, the
+   * facts go (503) and the next poll reconnects, after the backoff. Says which it was.
+   */
+  driverFault(error: ProbeError): 'poll' | 'idle' | 'stopped' {
+    if (this.stopped) return 'stopped';
+    if (this.abortPoll) {
+      this.abortPoll(new ProbeFailure(error));
+      return 'poll';
+    }
+    this.dropSession(error);
+    this.losses++;
+    if (this.target.snapshot.facts !== null) {
+      this.publish({ facts: null, at: Date.now(), error, maintenance: this.target.snapshot.maintenance });
+    }
+    return 'idle';
   }
 
   private publish(snapshot: Snapshot): void {
+    outside(() => this.publishNow(snapshot));
+  }
+
+  private publishNow(snapshot: Snapshot): void {
     this.target.snapshot = snapshot;
     const now = Date.now();
     const own = defaultAsk(this.config.settings);
@@ -151,7 +185,7 @@ export class Poller {
       else if (reason !== this.target.snapshot.maintenance) this.publish({ ...this.target.snapshot, maintenance: reason });
     }
     this.lastTickAt = Date.now();
-    this.events.polled(this, this.lastTickAt - started, error);
+    outside(() => this.events.polled(this, this.lastTickAt! - started, error));
     this.timer = setTimeout(() => void this.tick(), Math.max(0, started + this.config.intervalMs - Date.now()));
   }
 
@@ -168,7 +202,7 @@ export class Poller {
         this.abortPoll = undefined;
         this.inFlight = false;
         clearTimeout(timer);
-        this.dropSession();
+        this.dropSession(e.error);
         reject(e);
       };
       this.abortPoll = end;
@@ -187,17 +221,25 @@ export class Poller {
         this.inFlight = false;
         // a failed query on a connection that stays usable (an SQL error) keeps it; anything else reconnects
         const code = err instanceof ProbeFailure ? err.error.code : '';
-        if (!/^SQL\d+$/.test(code)) this.dropSession();
+        if (!/^SQL\d+$/.test(code)) this.dropSession(err instanceof ProbeFailure ? err.error : { code: 'INTERNAL', message: String(err) });
         reject(err);
       });
     });
   }
 
-  private dropSession(): void {
+  /** The poll failed (`why`): the connection, if any, is closed, and the next one waits for the backoff. */
+  private dropSession(why: ProbeError): void {
+    this.lastConnectError = why;
     if (!this.session) return;
     this.session.close();
     this.session = undefined;
+    this.backOff();
+  }
+
+  /** The next connection attempt after the backoff, which doubles for the one after. */
+  private backOff(): void {
     this.nextAttemptAt = Date.now() + this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
   }
 
   private async poll(clock: PhaseClock, deadline: number) {
@@ -216,7 +258,7 @@ export class Poller {
   }
 
   private async connect(clock: PhaseClock, deadline: number): Promise<Session> {
-    if (this.attempts++ > 0) this.events.reconnect(this, `attempt ${this.attempts}`);
+    if (this.attempts++ > 0) outside(() => this.events.reconnect(this, `attempt ${this.attempts}`));
     const ctx = { settings: this.config.settings, phases: clock, remainingMs: () => deadline - Date.now() };
     const seq = this.pollSeq;
     let session: Session | undefined;
@@ -224,13 +266,14 @@ export class Poller {
       session = await openSession(ctx, (e) => this.lost(session, e));
     } catch (err) {
       this.lastConnectError = err instanceof ProbeFailure ? err.error : { code: 'INTERNAL', message: String(err) };
-      this.nextAttemptAt = Date.now() + this.backoffMs;
-      this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+      this.backOff();
       throw err;
     }
     // The deadline (or stop) ended this poll while it logged in: that connection is not kept.
     if (this.stopped || seq !== this.pollSeq) {
       session.close();
+      // (a login slower than the deadline waits for the backoff as a failed one does)
+      if (!this.stopped) this.backOff();
       throw new ProbeFailure({ code: 'STOPPED', message: 'the poll ended before the login completed' });
     }
     this.logins++;
@@ -244,8 +287,8 @@ export class Poller {
     this.session = undefined;
     this.losses++;
     this.lastConnectError = e;
-    this.nextAttemptAt = Date.now() + this.backoffMs;
-    this.events.reconnect(this, `connection lost: ${e.message}`);
+    this.backOff();
+    outside(() => this.events.reconnect(this, `connection lost: ${e.message}`));
     if (this.target.snapshot.facts !== null) {
       this.publish({ facts: null, at: Date.now(), error: e, maintenance: this.target.snapshot.maintenance });
     }

@@ -87,7 +87,10 @@ test('request parameters, judged by the one-shot\'s rules: a table', async () =>
     ['/sql9', 404, /no such target/],
     ['/sql1/primary/extra', 404, null],
     ['/', 200, null], // the status page (extras.ts)
-    ['/group/none/primary', 404, /no group "none"/],
+    // an unknown group with a known role: 503, as for an unknown target (a 404 would drain under disable-on-404)
+    ['/group/none/primary', 503, /no such group "none" in this config/],
+    ['/group/none/mirror', 503, /no such group "none" in this config/],
+    ['/group/none/leader', 404, /no such group "none" or role "leader"/],
     ['/?colour=blue', 400, /unknown parameter "colour"/],
   ];
   for (const [path, status, message] of rows) {
@@ -99,10 +102,22 @@ test('request parameters, judged by the one-shot\'s rules: a table', async () =>
 
 test('only GET, HEAD and OPTIONS: 405 with Allow', async () => {
   for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
-    const r = await get('/sql1/primary', method);
-    assert.equal(r.status, 405, method);
-    assert.equal(r.headers.allow, 'GET, HEAD, OPTIONS');
+    for (const path of ['/sql1/primary', '/health', '/nowhere']) {
+      const r = await get(path, method);
+      assert.equal(r.status, 405, `${method} ${path}`);
+      assert.equal(r.headers.allow, 'GET, HEAD, OPTIONS', `${method} ${path}`);
+    }
   }
+});
+
+test('OPTIONS answers Allow (RFC 9110 9.3.7), with the status a GET has', async () => {
+  for (const [path, status] of [['/sql1/primary', 200], ['/sql2/primary', 503], ['/sql9/primary', 503], ['/sql1', 200], ['/health', 200], ['/group/none/primary', 503], ['/nowhere', 404]] as const) {
+    const r = await get(path, 'OPTIONS');
+    assert.equal(r.status, status, path);
+    assert.equal(r.headers.allow, 'GET, HEAD, OPTIONS', `OPTIONS ${path}`);
+    assert.equal(r.text, '', path);
+  }
+  assert.equal((await get('/sql1/primary', 'GET')).headers.allow, undefined, 'a GET has no Allow');
 });
 
 test('GET /TARGET: every role\'s verdict and the facts; GET /health', async () => {

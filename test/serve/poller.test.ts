@@ -8,7 +8,7 @@ import { pbkdf2 } from 'node:crypto';
 import { startSqlSim } from '../sqlsim/server.ts';
 import { scenarioFile } from '../sqlsim/scenarios.ts';
 import { parseServeConfig } from '../../src/serve/config.ts';
-import { Poller, MAINTENANCE_STAT_MS } from '../../src/serve/poller.ts';
+import { Poller, MAINTENANCE_STAT_MS, pollerOfContext } from '../../src/serve/poller.ts';
 import { answer } from '../../src/serve/state.ts';
 import { MONITOR_PASSWORD } from './daemon.ts';
 
@@ -118,4 +118,29 @@ test('a connection lost between two polls: the facts go at once, and the daemon 
   assert.ok(ms < 500, `${ms} ms (the next poll is 30 s away)`);
   assert.ok(published.length > before && published.at(-1)! >= t0, 'published() was called for the lost connection');
   p.stop();
+});
+
+test('an exception of the driver between polls (driverFault): the connection is dropped, the facts go at once, the next poll logs in again; the daemon\'s callbacks run outside the loop\'s context', { timeout: 30_000 }, async () => {
+  const own = await startSqlSim({ scenario: scenarioFile('principal'), host: '127.0.0.1' });
+  after(() => own.close());
+  const c = parseServeConfig(`user = monitor\npassword = ${MONITOR_PASSWORD}\ndatabase = appdb\nencrypt = off\ninterval = 0.3\ntimeout = 2\n` +
+    `[sql1]\nhost = 127.0.0.1\nport = ${own.port}\n`, 'serve.conf', {});
+  const contexts: unknown[] = [];
+  const seen = () => { contexts.push(pollerOfContext()); };
+  const p = new Poller(c.targets[0], { polled: seen, reconnect: seen, verdictChanged: seen, published: seen });
+  after(() => p.stop());
+  p.start();
+  await until('a first pass', () => status(p).status === 200, 10_000);
+  await until('between two polls', () => !p.inFlight, 2000);
+  assert.equal(p.driverFault({ code: 'PROTOCOL', message: 'Unknown type: 0' }), 'idle');
+  const a = status(p);
+  assert.equal(a.status, 503, 'no facts from the moment the driver threw');
+  assert.match(a.reason, /Unknown type: 0/);
+  await until('a pass again, on a new connection', () => status(p).status === 200, 5000);
+  assert.equal(p.logins, 2);
+  assert.equal(own.stats.logins, 2);
+  p.stop();
+  assert.equal(p.driverFault({ code: 'PROTOCOL', message: 'late' }), 'stopped');
+  assert.ok(contexts.length > 3, 'the callbacks were called');
+  assert.deepEqual(new Set(contexts), new Set([undefined]), 'no callback of the daemon runs as the loop\'s (its exceptions are its own bugs)');
 });

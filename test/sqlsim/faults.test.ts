@@ -72,6 +72,9 @@ const CASES: Case[] = [
   // tedious throws garbage tokens from an event handler: an uncaught exception its user must catch
   { fault: { name: 'garbage' }, when: 'query', expect: fails(/UNCAUGHT/, /Unknown type: 0/) },
   { fault: { name: 'garbage', phase: 'prelogin' }, when: 'connect', expect: fails(/./) },
+  // unsolicited bytes on an idle connection: tedious's packet reader fails then, and says so to
+  // the next request (nothing is thrown while the connection is idle)
+  { fault: { name: 'idle-garbage' }, when: 'query', expect: fails(/EREQUEST|ESOCKET/, /Unable to process incoming packet/) },
   { fault: { name: 'garbage', phase: 'login' }, when: 'connect', expect: fails(/UNCAUGHT|ESOCKET|ELOGIN/) },
   { fault: { name: 'truncated-packet' }, when: 'query', expect: fails(/ESOCKET|ECONNRESET/) },
   { fault: { name: 'truncated-packet', stall: true }, when: 'query', title: 'truncated-packet then silence', expect: fails(/ETIMEOUT/) },

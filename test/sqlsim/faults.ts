@@ -20,6 +20,7 @@ export const FAULTS = {
   'oversized-result': 'answer with `rows` copies (default 50000) of the result\'s first row',
   'server-close': 'close the connection (FIN) when a request arrives (the first after login, or the first of kind `on`)',
   'mutate': 'pass every outgoing message through `mutate(bytes, info)` (for fuzzing)',
+  'idle-garbage': 'when set, send a packet header whose length is under 8 (no packet is that short) on every logged-in connection with no request under way, once; later connections are left alone',
 } as const;
 
 export type FaultName = keyof typeof FAULTS;

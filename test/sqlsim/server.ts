@@ -178,6 +178,7 @@ class SimCore implements SqlSim {
     if (this.closed) return;
     if (fault?.name === 'refuse') await this.stopListening();
     else if (!this.listening) await this.listen(this.host, this.port);
+    if (fault?.name === 'idle-garbage') for (const c of this.connections) c.sendIdleGarbage();
   }
 
   setScenario(scenario: Scenario): void {
@@ -245,6 +246,8 @@ class Connection {
   private chain: Promise<void> = Promise.resolve();
   private pendingReply: { cancel: () => void } | undefined;
   private readonly name: string;
+  /** messages received and not yet answered */
+  private unanswered = 0;
 
   constructor(sim: SimCore, socket: net.Socket, spid: number) {
     this.sim = sim;
@@ -342,10 +345,11 @@ class Connection {
         this.attention();
         continue;
       }
+      this.unanswered++;
       this.chain = this.chain.then(() => this.handle(message)).catch((err: Error) => {
         this.sim.log(`${this.name}: ${err.stack ?? err.message}`);
         this.destroy();
-      });
+      }).finally(() => { this.unanswered--; });
     }
   }
 
@@ -426,6 +430,14 @@ class Connection {
     const junk = randomBytes(64);
     junk[0] = 0x00; // not a token type, not a PRELOGIN option
     this.send(PacketType.TABULAR_RESULT, junk, this.phase());
+  }
+
+  /** idle-garbage: unsolicited, between requests, a header announcing a 4-byte packet (less than the header itself). */
+  sendIdleGarbage(): void {
+    if (this.state !== 'ready' || this.unanswered > 0) return;
+    const header = Buffer.from([PacketType.TABULAR_RESULT, Status.EOM, 0x00, 0x04, 0x00, 0x00, 0x01, 0x00]);
+    this.sim.log(`${this.name}: idle-garbage: sending ${header.toString('hex')} unasked`);
+    this.out(header);
   }
 
   /** truncated-packet: a header announcing more bytes than follow, then close (or stall). */
