@@ -10,8 +10,11 @@
 //             counts them (the daemon logs in once per target, then polls on that session)
 //   one-shot  the same check run as a process K times: CPU ms per verdict (user + sys of the
 //             child, from this process's cutime/cstime) and logins per check
-// The simulated servers (sqlsim) run in this process: their work is not the daemon's CPU; 50
-// targets share 2 listeners (a mirrored pair), alternately.
+// The simulated servers (sqlsim, a mirrored pair: 50 targets share its 2 listeners, alternately)
+// run in a process of their own, so that their work neither counts as the daemon's CPU nor holds
+// this process's loop while it times requests. The daemon runs from a copy of the binary read
+// back from disk, as after a reboot (coldCopy in bench/lib.ts: a binary just written by the build
+// maps as large folios, and its RSS would be ~17 MB larger).
 //
 //   node bench/serve.ts [--clients 8] [--requests 20000] [--rate 500] [--seconds 10] [--idle 15] [--runs 20]
 //   node bench/serve.ts --soak MINUTES     RSS and open fds at start and end (make soak-serve)
@@ -20,9 +23,9 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
-import { ROOT, CLEAN_ENV, spread, machine } from './lib.ts';
-import { startMirroredPair, type MirroredPair } from '../test/sqlsim/server.ts';
-import { scenarioFile } from '../test/sqlsim/scenarios.ts';
+import { ROOT, CLEAN_ENV, spread, machine, coldCopy } from './lib.ts';
+import { SimProcess } from '../test/peers/sim.ts';
+import { freePort } from '../test/peers/harness.ts';
 import { startServe, configFor, waitForPolls, MONITOR_PASSWORD, type ServeProcess } from '../test/serve/daemon.ts';
 
 const { values } = parseArgs({
@@ -42,8 +45,9 @@ const num = (name: keyof typeof values) => {
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, not ${values[name]}`);
   return n;
 };
-const BIN = join(ROOT, 'dist/mssql-role-check-linux-x64');
-if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run make first`);
+const BUILT = join(ROOT, 'dist/mssql-role-check-linux-x64');
+if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run make first`);
+const BIN = coldCopy(BUILT, join(ROOT, 'dist/bench'));
 const INTERVAL_S = 1;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -89,21 +93,37 @@ function get(port: number, path: string, again = true): Promise<{ status: number
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const ms3 = (v: number) => `${v.toFixed(3)} ms`;
 
-interface Setup { pair: MirroredPair; d: ServeProcess; names: string[]; loginsAtStart: number; startedAt: number }
+/** A mirrored pair of simulated servers in a process of their own: a principal (a) and its mirror (b). */
+interface Pair { sim: SimProcess; ports: number[]; logins(): Promise<number>; failover(): Promise<void> }
+
+async function startPair(): Promise<Pair> {
+  const [pa, pb] = [await freePort(), await freePort()];
+  const sim = await SimProcess.start({ scenario: 'principal', host: '127.0.0.1', port: pa, partner: { scenario: 'mirror', port: pb }, name: 'bench-sim' });
+  return {
+    sim,
+    ports: sim.listening.map((l) => l.port),
+    async logins() {
+      const servers = JSON.parse((await sim.control('status')).slice(3)) as { logins: number }[];
+      return servers.reduce((n, x) => n + x.logins, 0);
+    },
+    async failover() { await sim.control('failover'); },
+  };
+}
+
+interface Setup { pair: Pair; d: ServeProcess; names: string[]; loginsAtStart: number; startedAt: number }
 
 async function setUp(targets: number): Promise<Setup> {
-  const pair = await startMirroredPair({ principal: scenarioFile('principal'), mirror: scenarioFile('mirror'), host: '127.0.0.1' });
+  const pair = await startPair();
   const names = Array.from({ length: targets }, (_, i) => `sql${i + 1}`);
-  const spec = Object.fromEntries(names.map((n, i) => [n, { port: pair.servers[i % 2].port }]));
+  const spec = Object.fromEntries(names.map((n, i) => [n, { port: pair.ports[i % 2] }]));
   const d = await startServe({ bin: BIN, config: configFor(spec, `interval = ${INTERVAL_S}\ntimeout = 3\n`), env: CLEAN_ENV, limitMs: 30_000 });
   await waitForPolls(d, names, 30_000);
-  const logins = pair.servers.reduce((n, s) => n + s.stats.logins, 0);
-  return { pair, d, names, loginsAtStart: logins, startedAt: performance.now() };
+  return { pair, d, names, loginsAtStart: await pair.logins(), startedAt: performance.now() };
 }
 
 async function tearDown(s: Setup): Promise<void> {
   await s.d.stop();
-  await s.pair.close();
+  await s.pair.sim.stop();
 }
 
 /** The targets' primary paths; the principal's targets answer 200, the mirror's 503. */
@@ -166,26 +186,22 @@ function childrenCpuMs(): number {
 }
 
 async function oneShot(runs: number) {
-  const pair = await startMirroredPair({ principal: scenarioFile('principal'), mirror: scenarioFile('mirror'), host: '127.0.0.1' });
+  const pair = await startPair();
   try {
-    const a = pair.servers[0];
-    const args = ['--host', a.host, '--port', String(a.port), '--user', 'monitor', '--database', 'appdb', '--encrypt', 'off', '--timeout', '5'];
+    const args = ['--host', '127.0.0.1', '--port', String(pair.ports[0]), '--user', 'monitor', '--database', 'appdb', '--encrypt', 'off', '--timeout', '5'];
     const env = { ...CLEAN_ENV, MSSQL_PASSWORD: MONITOR_PASSWORD };
     spawnSync(BIN, args, { env }); // warm the page cache
-    const [cpu0, l0] = [childrenCpuMs(), a.stats.logins];
+    const [cpu0, l0] = [childrenCpuMs(), await pair.logins()];
     const walls: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      // async so that this process's loop runs the in-process simulator meanwhile
-      const status = await new Promise<number | null>((resolve) => {
-        import('node:child_process').then(({ spawn }) => spawn(BIN, args, { env, stdio: 'ignore' }).on('exit', (c) => resolve(c)));
-      });
-      if (status !== 0) throw new Error(`one-shot check exited ${status}`);
+      const r = spawnSync(BIN, args, { env, stdio: 'ignore' });
+      if (r.status !== 0) throw new Error(`one-shot check exited ${r.status}`);
       walls.push(performance.now() - t0);
     }
-    return { cpuPerVerdict: (childrenCpuMs() - cpu0) / runs, loginsPerCheck: (a.stats.logins - l0) / runs, wall: spread(walls).median };
+    return { cpuPerVerdict: (childrenCpuMs() - cpu0) / runs, loginsPerCheck: ((await pair.logins()) - l0) / runs, wall: spread(walls).median };
   } finally {
-    await pair.close();
+    await pair.sim.stop();
   }
 }
 
@@ -205,7 +221,7 @@ async function soak(minutes: number): Promise<void> {
   let minute = 0;
   while (Date.now() < end) {
     await paced(s, 200, 10);
-    if (Date.now() - lastFailover >= 30_000) { s.pair.failover(); lastFailover = Date.now(); }
+    if (Date.now() - lastFailover >= 30_000) { await s.pair.failover(); lastFailover = Date.now(); }
     const m = Math.floor((Date.now() - (end - minutes * 60_000)) / 60_000);
     if (m > minute) {
       minute = m;
@@ -214,7 +230,7 @@ async function soak(minutes: number): Promise<void> {
     }
   }
   const last = sample();
-  const logins = s.pair.servers.reduce((n, x) => n + x.stats.logins, 0) - s.loginsAtStart;
+  const logins = (await s.pair.logins()) - s.loginsAtStart;
   console.log(`  end:   RSS ${last.rssMb.toFixed(1)} MB, ${last.fds} open fds; logins after start: ${logins}; ` +
     `requests retried on a reused keep-alive socket the daemon had closed: ${retries}`);
   await tearDown(s);
@@ -244,7 +260,7 @@ async function main(): Promise<void> {
       const p = await paced(s, rate, seconds);
       const rss = s.d.rssKb() / 1024;
       const minutes = (performance.now() - s.startedAt) / 60_000;
-      const logins = s.pair.servers.reduce((k, x) => k + x.stats.logins, 0) - s.loginsAtStart;
+      const logins = (await s.pair.logins()) - s.loginsAtStart;
       const lpm = logins / minutes;
       if (n === counts[0]) { perCheckDaemon = c.cpuPer1000 / 1000; loginsPerMinute = lpm; }
       rows.push([`${n}`, ms3(c.p50), ms3(c.p99), c.rps.toFixed(0), c.cpuPer1000.toFixed(0), `${ms3(p.p50)} / ${ms3(p.p99)} / ${ms3(p.max)} at ${p.achieved.toFixed(0)}/s`,
