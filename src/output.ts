@@ -30,17 +30,43 @@ export interface Outcome {
 /** Remove the password from a text, wherever it appears: as it is, and as JSON.stringify quotes it (a name in a reason). */
 export function scrub(text: string, password: string | undefined): string {
   if (!password) return text;
-  const escaped = JSON.stringify(password).slice(1, -1);
-  return text.split(password).join('***').split(escaped).join('***');
+  const out = text.includes(password) ? text.split(password).join('***') : text;
+  const escaped = escapedOf(password);
+  return escaped !== password && out.includes(escaped) ? out.split(escaped).join('***') : out;
 }
 
-/** scrub() every string inside a value (object keys are ours and stay as they are). */
-export function scrubDeep<T>(value: T, password: string | undefined): T {
-  if (!password) return value;
-  if (typeof value === 'string') return scrub(value, password) as T;
-  if (Array.isArray(value)) return value.map((v) => scrubDeep(v, password)) as T;
+/** the password as it reads inside a JSON string (a quote, a backslash, a control character escaped) */
+let lastEscaped: { password: string; escaped: string } | undefined;
+function escapedOf(password: string): string {
+  if (lastEscaped?.password !== password) lastEscaped = { password, escaped: JSON.stringify(password).slice(1, -1) };
+  return lastEscaped.escaped;
+}
+
+/**
+ * scrub() every string inside a value, of one password or of each of several, in one walk
+ * (object keys are ours and stay as they are). The daemon scrubs every answer of every target's
+ * password, so this walk is most of what an HTTP answer costs: it stays one pass.
+ */
+export function scrubDeep<T>(value: T, passwords: string | undefined | readonly string[]): T {
+  const list = typeof passwords === 'string' ? [passwords] : (passwords ?? []).filter((p) => p !== '');
+  return list.length === 0 || (list.length === 1 && !list[0]) ? value : (scrubWalk(value, list) as T);
+}
+
+function scrubWalk(value: unknown, passwords: readonly string[]): unknown {
+  if (typeof value === 'string') {
+    let text = value;
+    for (const pw of passwords) text = scrub(text, pw);
+    return text;
+  }
+  if (Array.isArray(value)) return value.map((v) => scrubWalk(v, passwords));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubDeep(v, password)])) as T;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value)) {
+      const v = scrubWalk((value as Record<string, unknown>)[k], passwords);
+      if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+      else out[k] = v;
+    }
+    return out;
   }
   return value;
 }
@@ -96,8 +122,9 @@ export function verboseLines(o: Outcome, s: Settings): string[] {
 }
 
 /** The --json object, with the password scrubbed from every string in it. */
-export function jsonReport(o: Outcome, s: Settings): string {
-  return JSON.stringify(scrubDeep({
+/** The --json object, not yet scrubbed (jsonReport scrubs it; the daemon scrubs its answers of every target's password). */
+export function reportFields(o: Outcome, s: Settings): Record<string, unknown> {
+  return {
     verdict: o.pass ? 'pass' : 'fail',
     exitCode: o.exitCode,
     reason: o.reason,
@@ -109,7 +136,11 @@ export function jsonReport(o: Outcome, s: Settings): string {
     timings: o.timings,
     ...(o.partner ? { partner: o.partner } : {}),
     version: pkg.version,
-  }, s.password));
+  };
+}
+
+export function jsonReport(o: Outcome, s: Settings): string {
+  return JSON.stringify(scrubDeep(reportFields(o, s), s.password));
 }
 
 export function logLine(o: Outcome, s: Settings, now: Date): string {

@@ -14,7 +14,7 @@ import type { Given } from '../options.ts';
 import type { OptionName } from '../cli-spec.ts';
 import { ROLE_WORDS, ROLE_ALIASES as ROLE_WORDS_ALIASES } from '../cli-spec.ts';
 import { UsageError } from '../errors.ts';
-import { jsonReport, scrub, scrubDeep } from '../output.ts';
+import { reportFields, scrub, scrubDeep } from '../output.ts';
 import type { Outcome } from '../output.ts';
 import { exitCodeFor } from '../run.ts';
 import type { Poller } from './poller.ts';
@@ -70,8 +70,8 @@ export function paramValues(query: URLSearchParams, p: Poller): Map<OptionName, 
   return given;
 }
 
-/** The one-shot's --json object for an answer, with the facts' age and the target's name. */
-function body(p: Poller, ask: Ask, a: Answer, secrets: string[]): Record<string, unknown> {
+/** The one-shot's --json object for an answer, with the facts' age and the target's name (send() scrubs it). */
+function body(p: Poller, ask: Ask, a: Answer): Record<string, unknown> {
   const s = { ...p.config.settings, role: ask.role };
   const o: Outcome = {
     pass: a.pass, exitCode: exitCodeFor(a.pass, s.weight), reason: a.reason, errorCode: a.errorCode,
@@ -82,17 +82,12 @@ function body(p: Poller, ask: Ask, a: Answer, secrets: string[]): Record<string,
     }),
     timings: {},
   };
-  const json = JSON.parse(jsonReport(o, s)) as Record<string, unknown>;
-  delete json.timings;
-  return scrubAll({ target: p.target.name, status: a.status, ...json, ageSeconds: a.ageSeconds }, secrets);
-}
-
-function scrubAll<T>(v: T, secrets: string[]): T {
-  return secrets.reduce((x, pw) => scrubDeep(x, pw), v);
+  const { timings: _, ...json } = reportFields(o, s);
+  return { target: p.target.name, status: a.status, ...json, ageSeconds: a.ageSeconds };
 }
 
 function send(req: IncomingMessage, res: ServerResponse, status: number, value: unknown, secrets: string[], type = 'application/json'): void {
-  const text = value === undefined ? '' : typeof value === 'string' ? secrets.reduce((t, pw) => scrub(t, pw), value) : JSON.stringify(scrubAll(value, secrets)) + '\n';
+  const text = value === undefined ? '' : typeof value === 'string' ? secrets.reduce((t, pw) => scrub(t, pw), value) : JSON.stringify(scrubDeep(value, secrets)) + '\n';
   const withBody = req.method === 'GET';
   res.writeHead(status, {
     'Content-Type': type,
@@ -167,7 +162,7 @@ function handle(routes: Routes, req: IncomingMessage, res: ServerResponse): void
     throw err;
   }
   const a = judge(ask);
-  send(req, res, a.status, body(p, ask, a, secrets), secrets);
+  send(req, res, a.status, body(p, ask, a), secrets);
 }
 
 /** The listener, bound; rejects when the address cannot be bound. */
