@@ -5,6 +5,8 @@
 //   closed    C concurrent keep-alive clients, R requests in all, round robin over the targets'
 //             /TARGET/primary: p50 / p99 latency, requests/s, daemon CPU ms per 1000 requests
 //   paced     a fixed rate (default 500 requests/s) for S seconds: p50 / p99 / max latency
+//   ref       the same paced load against a plain node:http server of the same Node.js answering a
+//             fixed body: what the client, loopback and machine cost without the daemon
 //   RSS       the daemon's resident set after the load (VmRSS)
 //   logins    logins per minute on the simulated servers after the daemon's start, as sqlsim
 //             counts them (the daemon logs in once per target, then polls on that session)
@@ -22,8 +24,8 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { spawnSync } from 'node:child_process';
-import { ROOT, CLEAN_ENV, spread, machine, coldCopy } from './lib.ts';
+import { spawn, spawnSync } from 'node:child_process';
+import { ROOT, NODE, CLEAN_ENV, spread, machine, coldCopy } from './lib.ts';
 import { SimProcess } from '../test/peers/sim.ts';
 import { freePort } from '../test/peers/harness.ts';
 import { startServe, configFor, waitForPolls, MONITOR_PASSWORD, type ServeProcess } from '../test/serve/daemon.ts';
@@ -150,8 +152,7 @@ async function closedLoop(s: Setup, clients: number, total: number) {
   return { p50: pct(lat, 50), p99: pct(lat, 99), rps: (total / wall) * 1000, cpuPer1000: (cpuMs / total) * 1000, statuses };
 }
 
-async function paced(s: Setup, rate: number, seconds: number) {
-  const list = paths(s);
+async function paced(port: number, list: string[], rate: number, seconds: number) {
   const lat: number[] = [];
   const total = Math.round(rate * seconds);
   const t0 = performance.now();
@@ -160,7 +161,7 @@ async function paced(s: Setup, rate: number, seconds: number) {
     const due = t0 + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
-    pending.push(get(s.d.port, list[i % list.length]).then((r) => { lat.push(r.ms); }));
+    pending.push(get(port, list[i % list.length]).then((r) => { lat.push(r.ms); }));
   }
   await Promise.all(pending);
   const achieved = (total / (performance.now() - t0)) * 1000;
@@ -175,6 +176,26 @@ async function idle(s: Setup, seconds: number) {
   const [c1, p1] = [cpuNs(pid), await pollCount(s.d)];
   // the two /metrics requests are in the CPU too: a fraction of a millisecond
   return { polls: p1 - p0, cpuMs: (c1 - c0) / 1e6, cpuMsPerPoll: (c1 - c0) / 1e6 / Math.max(1, p1 - p0), cpuMsPerS: (c1 - c0) / 1e6 / seconds };
+}
+
+/**
+ * The reference for the paced latency: the same Node.js, with the daemon's V8 flags, answering
+ * every request with a fixed 200 JSON body from memory; what the client and loopback cost alone.
+ */
+async function reference(rate: number, seconds: number) {
+  const script = `const b = Buffer.from('{"status":"ok"}\\n');
+require('node:http').createServer((q, r) => { q.resume(); r.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': b.length }); r.end(b); })
+  .listen(0, '127.0.0.1', function () { console.log(this.address().port); });`;
+  const child = spawn(NODE, ['--max-semi-space-size=1', '--max-old-space-size=128', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      child.once('exit', (c) => reject(new Error(`the reference server exited ${c}`)));
+    });
+    return await paced(port, ['/a/primary', '/b/primary'], rate, seconds);
+  } finally {
+    child.kill();
+  }
 }
 
 /** /proc/self/stat's cutime + cstime (waited-for children), in ms. */
@@ -213,14 +234,14 @@ async function soak(minutes: number): Promise<void> {
   const before = sample();
   console.log(`  before any request: RSS ${before.rssMb.toFixed(1)} MB, ${before.fds} open fds`);
   // the load's keep-alive connections (up to 64) are open fds of the daemon from here on
-  await paced(s, 200, 10);
+  await paced(s.d.port, paths(s), 200, 10);
   const start = sample();
   console.log(`  start (after 10 s of load): RSS ${start.rssMb.toFixed(1)} MB, ${start.fds} open fds`);
   const end = Date.now() + minutes * 60_000;
   let lastFailover = Date.now();
   let minute = 0;
   while (Date.now() < end) {
-    await paced(s, 200, 10);
+    await paced(s.d.port, paths(s), 200, 10);
     if (Date.now() - lastFailover >= 30_000) { await s.pair.failover(); lastFailover = Date.now(); }
     const m = Math.floor((Date.now() - (end - minutes * 60_000)) / 60_000);
     if (m > minute) {
@@ -257,7 +278,7 @@ async function main(): Promise<void> {
       const i = await idle(s, idleS);
       idles.push(i);
       const c = await closedLoop(s, clients, requests);
-      const p = await paced(s, rate, seconds);
+      const p = await paced(s.d.port, paths(s), rate, seconds);
       const rss = s.d.rssKb() / 1024;
       const minutes = (performance.now() - s.startedAt) / 60_000;
       const logins = (await s.pair.logins()) - s.loginsAtStart;
@@ -271,12 +292,15 @@ async function main(): Promise<void> {
       await tearDown(s);
     }
   }
+  const ref = await reference(rate, seconds);
+  rows.push(['ref', '', '', '', '', `${ms3(ref.p50)} / ${ms3(ref.p99)} / ${ms3(ref.max)} at ${ref.achieved.toFixed(0)}/s`, '', '', '', '']);
   const head = ['targets', 'p50', 'p99', 'req/s', 'CPU ms/1000 req', `paced ${rate}/s: p50 / p99 / max`, 'RSS MB start / after', 'idle CPU ms/s', 'idle CPU ms/poll', 'logins/min'];
   console.log(`\nclosed loop: ${clients} clients, ${requests} requests; idle: ${idleS} s; paced: ${seconds} s`);
   const widths = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)));
   const line = (r: string[]) => r.map((v, k) => v.padEnd(widths[k])).join('  ');
   console.log(line(head));
   for (const r of rows) console.log(line(r));
+  console.log('ref: a plain node:http server of the same Node.js and V8 flags answering a fixed body (the client and loopback alone)');
   if (idles.length >= 2) {
     // what one more poll costs, the daemon's idle floor (timers, GC, the listener) taken out
     const [a, b] = [idles[0], idles.at(-1)!];
