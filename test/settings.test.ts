@@ -243,8 +243,11 @@ test('private files: owner, group and mode, as root and as an unprivileged user 
       const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', timeout: 30_000, env: { MSSQL_PASSWORD: 'env-pass' } });
       assert.equal(r.status, 1, `${label}: exit ${r.status}: ${r.stderr}`);
       if (expect === 'accepted') {
-        const json = JSON.parse(r.stdout) as { errorCode: string };
-        assert.equal(json.errorCode, 'ESOCKET', `${label}: expected the file to be accepted: ${r.stdout}${r.stderr}`);
+        // accepted: the check ran on to the network. The port was closed when chosen, but a test
+        // running beside this one may listen on it by now, so how the network part fails varies.
+        const json = JSON.parse(r.stdout) as { errorCode: string; phase: string };
+        assert.ok(['connect', 'prelogin', 'login'].includes(json.phase), `${label}: expected the file to be accepted: ${r.stdout}${r.stderr}`);
+        assert.notEqual(json.errorCode, 'USAGE', label);
       } else {
         assert.equal(r.stdout, '', `${label}: a refused file gives no verdict`);
         assert.equal(r.stderr, `mssql-role-check: ${expect(file)}\n`, label);
