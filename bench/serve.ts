@@ -19,6 +19,7 @@
 // maps as large folios, and its RSS would be ~17 MB larger).
 //
 //   node bench/serve.ts [--clients 8] [--requests 20000] [--rate 500] [--seconds 10] [--idle 15] [--runs 20]
+//   node bench/serve.ts ... --bin FILE      another packed x64 binary (an A/B of a build change)
 //   node bench/serve.ts --soak MINUTES     RSS and open fds at start and end (make soak-serve)
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '20' },
     targets: { type: 'string', default: '2,50' },
     soak: { type: 'string' },
+    bin: { type: 'string' },
   },
 });
 const num = (name: keyof typeof values) => {
@@ -47,7 +49,7 @@ const num = (name: keyof typeof values) => {
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, not ${values[name]}`);
   return n;
 };
-const BUILT = join(ROOT, 'dist/mssql-role-check-linux-x64');
+const BUILT = values.bin ?? join(ROOT, 'dist/mssql-role-check-linux-x64');
 if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run make first`);
 const BIN = coldCopy(BUILT, join(ROOT, 'dist/bench'));
 const INTERVAL_S = 1;
