@@ -50,7 +50,7 @@ const num = (name: keyof typeof values) => {
   return n;
 };
 const BUILT = values.bin ?? join(ROOT, 'dist/mssql-role-check-linux-x64');
-if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run make first`);
+if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run make first, or give --bin an existing binary`);
 const BIN = coldCopy(BUILT, join(ROOT, 'dist/bench'));
 const INTERVAL_S = 1;
 

@@ -95,8 +95,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     }
   }
   // V8's battery- and memory-saver heuristics (fewer, later compiles; a tighter heap), for the
-  // daemon alone and once every chunk is compiled (V8's flags key a code cache): with 50 targets
-  // 77 MB after the load against 87 MB, at the same CPU (bench/SERVE.md, "RSS").
+  // daemon alone and after the chunks with a code cache are compiled (V8's flags key a cache):
+  // with 50 targets 76-80 MB after the load against 86-93 MB (bench/SERVE.md, "RSS").
   setFlagsFromString('--battery-saver-mode --memory-saver-mode');
   let daemon: Daemon;
   try {
